@@ -74,7 +74,8 @@ const sloSchema = z
   })
   .describe('latency targets; a request is accepted only if it meets each limit');
 
-export const PRECISIONS = ['bf16', 'fp16', 'fp8', 'int8', 'fp4', 'int4'] as const;
+/** Serving precisions (the catalog's list less fp32). */
+export const PRECISIONS = ['bf16', 'fp16', 'fp8', 'int8', 'fp4'] as const;
 export const KV_PRECISIONS = ['bf16', 'fp16', 'fp8'] as const;
 export const PRICING_MODELS = ['on_demand', 'reserved', 'spot', 'capacity_block', 'owned', 'api'] as const;
 
