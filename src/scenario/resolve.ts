@@ -129,12 +129,14 @@ export async function resolveScenario(
         ['weights', c.precision.weights],
         ['kv', c.precision.kv],
       ] as const) {
-        if (!accelerator.precisions.includes(p))
+        // fp16 runs wherever bf16 does at the same peak; the catalog lists bf16 only.
+        const listed = p === 'fp16' ? 'bf16' : p;
+        if (!accelerator.precisions.includes(listed))
           at(
             [...base, 'precision', field],
             `${accelerator.name} has no ${p} support in the catalog (it lists ${accelerator.precisions.join(', ')})`,
           );
-        else if (stack !== null && !stack.precisions.includes(p))
+        else if (stack !== null && !stack.precisions.includes(p) && !stack.precisions.includes(listed))
           at([...base, 'precision', field], `stack "${stack.key}" does not support ${p} (it lists ${stack.precisions.join(', ')})`);
       }
       const chips = c.parallelism.tp * c.parallelism.pp;
