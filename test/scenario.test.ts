@@ -111,3 +111,12 @@ test('schema/scenario.schema.json is generated from the same schema (no drift)',
   const shipped = readFileSync(new URL('../schema/scenario.schema.json', import.meta.url), 'utf8');
   assert.equal(shipped, generated, 'run `npm run schema` to regenerate schema/scenario.schema.json');
 });
+
+test('a synthetic workload in a scenario is validated with the synth schema, with positions', async () => {
+  const ok = `workload:\n  synth: { preset: coding-agent, rate: 20, duration_s: 600 }\nmodel: m\ncandidates:\n  - { name: a, instance: i }\n`;
+  const { value } = await loadValidated(write('synth-ok.yaml', ok), scenarioSchema);
+  assert.equal(value.workload.synth?.preset, 'coding-agent');
+  const msg = await errorOf(write('synth-bad.yaml', ok.replace('rate: 20', 'rate: -3').replace('preset: coding-agent', 'preset: chatt')));
+  assert.match(msg, /synth-bad\.yaml:2:20: workload\.synth\.preset: .*"chat".*found "chatt"/);
+  assert.match(msg, /synth-bad\.yaml:2:33: workload\.synth\.rate: expected a number > 0, found -3/);
+});

@@ -99,6 +99,7 @@ export function formatIssues(src: SourceDocument, issues: readonly z.core.$ZodIs
     else if (issue.code === 'invalid_union' && found === undefined) message = 'expected a value';
     else if (found === undefined && issue.code === 'invalid_type') message = `missing; ${message.replace(/^Invalid input: /, '')}`;
     message = message.replace(/^Invalid input: /, '');
+    if (/^(a|an|one of) /.test(message)) message = `expected ${message}`;
     const foundText = found === undefined ? '' : `, found ${describeFound(found)}`;
     out.push(`${src.locate(issue.path)}: ${formatPath(issue.path)}: ${message}${foundText}`);
   }

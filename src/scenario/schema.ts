@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TRACE_FORMATS } from '../workload/types.js';
+import { synthSpecSchema } from '../workload/synth/spec.js';
 
 /**
  * The scenario file (YAML or JSON): one comparison — workload, accounting window, SLO, model,
@@ -33,10 +34,7 @@ export const traceRefSchema = z
 export const workloadSchema = z
   .strictObject({
     trace: traceRefSchema.optional(),
-    synth: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .describe('a synthetic workload (see `pertoken synth --help`)'),
+    synth: synthSpecSchema.optional().describe('a synthetic workload (the same fields as `pertoken synth --spec`)'),
     seed: z.number().int().min(0).default(0).describe('seed for every random choice in the workload'),
     scale: z
       .strictObject({
