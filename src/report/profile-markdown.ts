@@ -9,7 +9,7 @@ function fmt(x: number | null | undefined, digits = 1): string {
 
 function bar(value: number, max: number): string {
   const n = max > 0 ? Math.round((value / max) * BAR_WIDTH) : 0;
-  return '█'.repeat(n);
+  return n === 0 ? '' : `\`${'█'.repeat(n)}\``;
 }
 
 function histogramTable(title: string, buckets: TraceProfile['promptHistogram'], total: number): string {
@@ -18,7 +18,7 @@ function histogramTable(title: string, buckets: TraceProfile['promptHistogram'],
     .filter((b) => b.count > 0)
     .map((b) => {
       const range = b.low === b.high ? `${b.low}` : `${b.low}–${b.high}`;
-      return `| ${range} | ${b.count} | ${fmt((100 * b.count) / total, 1)} % | \`${bar(b.count, max)}\` |`;
+      return `| ${range} | ${b.count} | ${fmt((100 * b.count) / total, 1)} % | ${bar(b.count, max)} |`;
     });
   return [`### ${title}`, '', '| tokens | requests | share | |', '|---:|---:|---:|:---|', ...rows, ''].join('\n');
 }
@@ -36,7 +36,7 @@ function rateTable(perMin: number[]): string {
   const max = Math.max(...rows.map((r) => r.count));
   const lines = rows.map((r) => {
     const ratePerS = r.count / (minutesPerRow * 60);
-    return `| ${fmt(r.startMin, 0)} | ${r.count} | ${fmt(ratePerS, 2)} | \`${bar(r.count, max)}\` |`;
+    return `| ${fmt(r.startMin, 0)} | ${r.count} | ${fmt(ratePerS, 2)} | ${bar(r.count, max)} |`;
   });
   return [
     `Buckets of ${minutesPerRow} minute(s) from t = 0.`,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
+import { relative } from 'node:path';
 import Table from 'cli-table3';
 import { loadScenario, type ResolvedCandidate } from '../../scenario/index.js';
 import { profileTrace } from '../../workload/profile.js';
@@ -13,7 +14,7 @@ export const DEMO_SCENARIO = fileURLToPath(new URL('../../../scenarios/demo.yaml
 function candidateTable(cands: ResolvedCandidate[]): string {
   const t = new Table({
     head: ['candidate', 'instance', 'accelerator', 'chips/replica', 'stack', 'pricing', '$/instance-hour', 'evidence'],
-    style: { head: [], border: [] },
+    style: { head: [], border: [], compact: true },
   });
   for (const c of cands)
     t.push([
@@ -37,7 +38,7 @@ export function registerDemo(program: Command): void {
     .action(async (opts: { markdown: string }) => {
       const r = await loadScenario(DEMO_SCENARIO);
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-      const profile = await profileTrace(r.tracePath!, { format: r.scenario.workload.trace?.format ?? 'azure' });
+      const profile = await profileTrace(relative(process.cwd(), r.tracePath!) || r.tracePath!, { format: r.scenario.workload.trace?.format ?? 'azure' });
       await emit(
         [
           `pertoken demo — ${r.scenario.name}`,

@@ -27,6 +27,7 @@ export function profileText(p: TraceProfile): string {
           (p.sessions.gapS === null ? '' : `, gap p50 ${fmt(p.sessions.gapS.p50, 2)} s p90 ${fmt(p.sessions.gapS.p90, 2)} s`)
     }`,
   ];
+  if (p.cachedPromptFraction !== null) lines.push(`cached       ${fmt(100 * p.cachedPromptFraction)} % of prompt tokens served from the source's prefix cache`);
   if (p.sourceFailed > 0) lines.push(`failed       ${p.sourceFailed} (marked failed by the source)`);
   return lines.join('\n');
 }
