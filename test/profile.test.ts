@@ -26,7 +26,8 @@ test('length percentiles are linear-interpolated order statistics (hand calculat
 
 test('rate figures: duration, mean rate, peak one-minute bucket from t = 0, inter-arrival CV', () => {
   // arrivals 0, 10, 20, 70, 130: gaps 10, 10, 50, 60 → mean 32.5,
-  // population variance ((22.5² + 22.5² + 17.5² + 27.5²) / 4) = 456.25 → std 21.36 → CV 0.6572
+  // population variance ((22.5² + 22.5² + 17.5² + 27.5²) / 4) = (506.25·2 + 306.25 + 756.25) / 4 = 518.75
+  // → std 22.78 → CV 0.7008
   // buckets [0,60): 3, [60,120): 1, [120,180): 1 → peak 3
   const p = new TraceProfiler();
   [0, 10, 20, 70, 130].forEach((t, i) => p.add(req(i, t, 1, 1)));
@@ -36,7 +37,7 @@ test('rate figures: duration, mean rate, peak one-minute bucket from t = 0, inte
   assert.ok(Math.abs(out.meanRatePerS - 5 / 130) < 1e-12);
   assert.equal(out.peakRatePerMin, 3);
   assert.deepEqual(out.ratePerMin, [3, 1, 1]);
-  assert.ok(Math.abs(out.interarrivalCv! - Math.sqrt(456.25) / 32.5) < 1e-12);
+  assert.ok(Math.abs(out.interarrivalCv! - Math.sqrt(518.75) / 32.5) < 1e-12);
 });
 
 test('prefix reuse counts blocks whose hash appeared in an earlier request', () => {
@@ -96,4 +97,45 @@ test('log2 histogram buckets cover every value once', () => {
     { low: 2, high: 3, count: 2 },
     { low: 4, high: 7, count: 2 },
   ]);
+});
+
+test('golden: profile of the shipped Azure code trace and Mooncake synthetic trace (issue bars)', async () => {
+  const { profileTrace } = await import('../src/workload/profile.js');
+  const code = await profileTrace('data/traces/azure-2023-code.sample.csv');
+  assert.equal(code.requests, 8819);
+  assert.ok(Math.abs(code.promptTokens.mean - 2047.8) <= 0.5, String(code.promptTokens.mean));
+  assert.equal(code.outputTokens.p50, 13);
+  assert.equal(code.prefixReuse, null);
+  assert.ok(Math.abs(code.interarrivalCv! - 13) < 0.5);
+  const moon = await profileTrace('data/traces/mooncake-fast25-synthetic.sample.jsonl');
+  assert.equal(moon.requests, 3993);
+  assert.ok(Math.abs(moon.prefixReuse! - 0.64) <= 0.005, String(moon.prefixReuse));
+  const weka = await profileTrace('data/traces/weka-claude-code-requests.sample.csv');
+  assert.ok(weka.sessions !== null && weka.sessions.count > 79);
+  assert.ok(weka.prefixReuse! > 0.9);
+});
+
+test('CLI: profile --json has the documented fields; a bad row exits 2 naming file:line', async () => {
+  const { runCli } = await import('./helpers/cli.js');
+  const ok = runCli(['profile', 'data/traces/azure-2023-conv.sample.csv', '--json']);
+  assert.equal(ok.code, 0, ok.stderr);
+  const j = JSON.parse(ok.stdout) as Record<string, unknown>;
+  for (const k of ['requests', 'durationS', 'meanRatePerS', 'peakRatePerMin', 'interarrivalCv', 'promptTokens', 'outputTokens', 'prefixReuse', 'sessions'])
+    assert.ok(k in j, k);
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'pertoken-prof-'));
+  const bad = join(dir, 'bad.csv');
+  writeFileSync(bad, 'arrival_s,prompt_tokens,output_tokens\n0,10,5\n1,abc,5\n2,-3,5\n3,7,5\n');
+  const r = runCli(['profile', bad]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /bad\.csv:3: prompt_tokens: expected .*found "abc"/);
+  const skip = runCli(['profile', bad, '--skip-bad-rows', '--json']);
+  assert.equal(skip.code, 0, skip.stderr);
+  assert.equal((JSON.parse(skip.stdout) as { requests: number }).requests, 2);
+  assert.match(skip.stderr, /skipped 2 bad row/);
+  const md = runCli(['profile', 'data/traces/azure-2023-code.sample.csv', '--markdown']);
+  assert.match(md.stdout, /# Workload profile/);
+  assert.match(md.stdout, /\| requests \| 8,819 \|/);
 });

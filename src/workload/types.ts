@@ -46,6 +46,7 @@ export const TRACE_FORMATS = [
   'weka-session',
   'agent-calls',
   'tracelab',
+  'bailian',
 ] as const;
 export type TraceFormat = (typeof TRACE_FORMATS)[number];
 
