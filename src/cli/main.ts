@@ -5,6 +5,7 @@ import { registerSynth } from './commands/synth.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerCheck } from './commands/check.js';
 import { registerDemo } from './commands/demo.js';
+import { registerCalibrate, registerPerf } from './commands/perf.js';
 
 /** Build the command tree. Each command is a thin shell: parse, call the library, print. */
 export function buildProgram(): Command {
@@ -20,6 +21,8 @@ export function buildProgram(): Command {
   registerSynth(program);
   registerCatalog(program);
   registerCheck(program);
+  registerPerf(program);
+  registerCalibrate(program);
   return program;
 }
 
