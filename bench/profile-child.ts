@@ -8,4 +8,6 @@ const t0 = process.hrtime.bigint();
 const p = await profileTrace(file);
 const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
 const maxRssMB = process.resourceUsage().maxRSS / 1024;
-process.stdout.write(JSON.stringify({ rows: p.requests, seconds, rowsPerS: p.requests / seconds, maxRssMB }) + '\n');
+process.stdout.write(
+  JSON.stringify({ rows: p.requests, seconds, rowsPerS: p.requests / seconds, maxRssMB }) + '\n',
+);

@@ -18,7 +18,9 @@ interface Figure {
 const figures: Figure[] = [];
 const record = (bench: string, value: number, unit: string, note = ''): void => {
   figures.push({ bench, value, unit, note });
-  process.stdout.write(`${bench.padEnd(46)} ${value.toFixed(value < 10 ? 3 : 0).padStart(12)} ${unit.padEnd(8)} ${note}\n`);
+  process.stdout.write(
+    `${bench.padEnd(46)} ${value.toFixed(value < 10 ? 3 : 0).padStart(12)} ${unit.padEnd(8)} ${note}\n`,
+  );
 };
 
 const ROWS = Number(process.env.PERTOKEN_BENCH_ROWS ?? 10_000_000);
@@ -55,7 +57,12 @@ async function main(): Promise<void> {
     maxBuffer: 1 << 20,
   });
   const r = JSON.parse(child) as { rows: number; seconds: number; rowsPerS: number; maxRssMB: number };
-  record(`profile ${r.rows.toLocaleString('en-US')}-row generic CSV`, r.rowsPerS / 1e6, 'M rows/s', `${r.seconds.toFixed(2)} s`);
+  record(
+    `profile ${r.rows.toLocaleString('en-US')}-row generic CSV`,
+    r.rowsPerS / 1e6,
+    'M rows/s',
+    `${r.seconds.toFixed(2)} s`,
+  );
   record('profile peak RSS', r.maxRssMB, 'MB', 'bar: < 500 MB');
 
   // 2. every shipped sample through its reader.
@@ -84,11 +91,19 @@ async function main(): Promise<void> {
     let count = 0;
     for await (const batch of synthesize({ preset, rate: 100, requests: n, seed: 1 })) count += batch.length;
     const s = (performance.now() - t0) / 1000;
-    record(`synth ${preset} ${n.toLocaleString('en-US')} requests`, count / s / 1e6, 'M req/s', `${s.toFixed(2)} s`);
+    record(
+      `synth ${preset} ${n.toLocaleString('en-US')} requests`,
+      count / s / 1e6,
+      'M req/s',
+      `${s.toFixed(2)} s`,
+    );
   }
 
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/latest.json', JSON.stringify({ node: process.version, figures }, null, 2) + '\n');
+  writeFileSync(
+    'bench/results/latest.json',
+    JSON.stringify({ node: process.version, figures }, null, 2) + '\n',
+  );
   process.stdout.write('\nsaved bench/results/latest.json\n');
 }
 

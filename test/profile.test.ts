@@ -1,13 +1,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { TraceProfiler } from '../src/workload/profile.js';
 import { IntDistribution, quantilesOf } from '../src/util/stats.js';
 import type { ReadReport, TraceRequest } from '../src/workload/types.js';
 
-const REPORT: ReadReport = { file: 'mem', format: 'generic', rows: 0, badRows: 0, firstBadRows: [], warnings: [] };
+const REPORT: ReadReport = {
+  file: 'mem',
+  format: 'generic',
+  rows: 0,
+  badRows: 0,
+  firstBadRows: [],
+  warnings: [],
+};
 
-function req(id: number, arrivalS: number, promptTokens: number, outputTokens: number, extra: Partial<TraceRequest> = {}): TraceRequest {
+function req(
+  id: number,
+  arrivalS: number,
+  promptTokens: number,
+  outputTokens: number,
+  extra: Partial<TraceRequest> = {},
+): TraceRequest {
   return { id, arrivalS, promptTokens, outputTokens, ...extra };
 }
 
@@ -75,14 +91,18 @@ test('sessions: count, mean turns, gap percentiles of closed-loop turns', () => 
 
 test('IntDistribution quantiles equal the sorted-array definition (property)', () => {
   fc.assert(
-    fc.property(fc.array(fc.nat({ max: 5000 }), { minLength: 1, maxLength: 300 }), fc.double({ min: 0, max: 1, noNaN: true }), (values, q) => {
-      const d = new IntDistribution();
-      for (const v of values) d.add(v);
-      const [a] = d.quantiles([q]);
-      const [b] = quantilesOf([...values], [q]);
-      assert.ok(Math.abs(a! - b!) < 1e-9, `${a} vs ${b}`);
-      assert.equal(d.max, Math.max(...values));
-    }),
+    fc.property(
+      fc.array(fc.nat({ max: 5000 }), { minLength: 1, maxLength: 300 }),
+      fc.double({ min: 0, max: 1, noNaN: true }),
+      (values, q) => {
+        const d = new IntDistribution();
+        for (const v of values) d.add(v);
+        const [a] = d.quantiles([q]);
+        const [b] = quantilesOf([...values], [q]);
+        assert.ok(Math.abs(a! - b!) < 1e-9, `${a} vs ${b}`);
+        assert.equal(d.max, Math.max(...values));
+      },
+    ),
   );
 });
 
@@ -90,7 +110,10 @@ test('log2 histogram buckets cover every value once', () => {
   const d = new IntDistribution();
   for (const v of [0, 1, 2, 3, 4, 7, 8, 1000]) d.add(v);
   const b = d.log2Buckets();
-  assert.equal(b.reduce((s, x) => s + x.count, 0), 8);
+  assert.equal(
+    b.reduce((s, x) => s + x.count, 0),
+    8,
+  );
   assert.deepEqual(b.slice(0, 4), [
     { low: 0, high: 0, count: 1 },
     { low: 1, high: 1, count: 1 },
@@ -120,11 +143,18 @@ test('CLI: profile --json has the documented fields; a bad row exits 2 naming fi
   const ok = runCli(['profile', 'data/traces/azure-2023-conv.sample.csv', '--json']);
   assert.equal(ok.code, 0, ok.stderr);
   const j = JSON.parse(ok.stdout) as Record<string, unknown>;
-  for (const k of ['requests', 'durationS', 'meanRatePerS', 'peakRatePerMin', 'interarrivalCv', 'promptTokens', 'outputTokens', 'prefixReuse', 'sessions'])
+  for (const k of [
+    'requests',
+    'durationS',
+    'meanRatePerS',
+    'peakRatePerMin',
+    'interarrivalCv',
+    'promptTokens',
+    'outputTokens',
+    'prefixReuse',
+    'sessions',
+  ])
     assert.ok(k in j, k);
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'pertoken-prof-'));
   const bad = join(dir, 'bad.csv');
   writeFileSync(bad, 'arrival_s,prompt_tokens,output_tokens\n0,10,5\n1,abc,5\n2,-3,5\n3,7,5\n');

@@ -12,7 +12,9 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name('pertoken')
-    .description('Price an LLM inference workload: cost per 1M accepted output tokens on candidate serving stacks.')
+    .description(
+      'Price an LLM inference workload: cost per 1M accepted output tokens on candidate serving stacks.',
+    )
     .version('0.1.0')
     .showHelpAfterError()
     .exitOverride();

@@ -15,7 +15,10 @@ import { splitHalf, type Measurement } from './microbench.js';
 import { medianAbs, nelderMead } from './optimize.js';
 
 /** Rates of a chip for GEMMs in a precision. */
-export function chipRates(acc: Accelerator, gemmPrecision: 'bf16' | 'fp16' | 'fp8' | 'int8' | 'fp4' | 'fp32'): ChipRates {
+export function chipRates(
+  acc: Accelerator,
+  gemmPrecision: 'bf16' | 'fp16' | 'fp8' | 'int8' | 'fp4' | 'fp32',
+): ChipRates {
   const bf16 = (acc.bf16DenseTflops ?? 0) * 1e12;
   let peak = bf16;
   if (gemmPrecision === 'fp8' && acc.fp8DenseTflops !== null) peak = acc.fp8DenseTflops * 1e12;
@@ -102,7 +105,8 @@ export function correctionKey(kind: Measurement['kind'], dtype: string, n: numbe
 export function correctionX(m: Measurement): number {
   if (m.kind === 'gemm') return Math.log(m.m);
   if (m.kind === 'attn-decode') return Math.log(m.bytes);
-  if (m.kind === 'attn-prefill') return Math.log(4 * m.batch * m.qHeads * m.headDim * ((m.context * (m.context + 1)) / 2));
+  if (m.kind === 'attn-prefill')
+    return Math.log(4 * m.batch * m.qHeads * m.headDim * ((m.context * (m.context + 1)) / 2));
   return Math.log(m.bytes);
 }
 
@@ -151,7 +155,12 @@ export function correctionAt(pts: [number, number][] | undefined, x: number): nu
   return a[1] + ((x - a[0]) / (b[0] - a[0])) * (b[1] - a[1]);
 }
 
-export function predictSeconds(m: Measurement, acc: Accelerator, p: KernelParams, c: Corrections | null): number {
+export function predictSeconds(
+  m: Measurement,
+  acc: Accelerator,
+  p: KernelParams,
+  c: Corrections | null,
+): number {
   const base = modelSeconds(m, acc, p);
   if (c === null || m.kind === 'copy') return base;
   return base * Math.exp(correctionAt(c[correctionKey(m.kind, m.dtype, m.n, m.k)], correctionX(m)));
@@ -164,10 +173,21 @@ export interface FitReport {
   rows: { label: string; measuredS: number; predictedS: number; errorPct: number }[];
 }
 
-export function errorReport(ms: Measurement[], acc: Accelerator, p: KernelParams, c: Corrections | null): FitReport {
+export function errorReport(
+  ms: Measurement[],
+  acc: Accelerator,
+  p: KernelParams,
+  c: Corrections | null,
+): FitReport {
   const rows = ms.map((m) => {
     const predictedS = predictSeconds(m, acc, p, c);
-    return { label: m.label, kind: m.kind, measuredS: m.seconds, predictedS, errorPct: (100 * (predictedS - m.seconds)) / m.seconds };
+    return {
+      label: m.label,
+      kind: m.kind,
+      measuredS: m.seconds,
+      predictedS,
+      errorPct: (100 * (predictedS - m.seconds)) / m.seconds,
+    };
   });
   const byKind: FitReport['byKind'] = {};
   for (const kind of new Set(rows.map((r) => r.kind))) {
@@ -178,7 +198,12 @@ export function errorReport(ms: Measurement[], acc: Accelerator, p: KernelParams
     n: rows.length,
     medianAbsErrorPct: medianAbs(rows.map((r) => r.errorPct)),
     byKind,
-    rows: rows.map(({ label, measuredS, predictedS, errorPct }) => ({ label, measuredS, predictedS, errorPct })),
+    rows: rows.map(({ label, measuredS, predictedS, errorPct }) => ({
+      label,
+      measuredS,
+      predictedS,
+      errorPct,
+    })),
   };
 }
 

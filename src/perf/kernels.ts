@@ -85,7 +85,12 @@ export function gemmTime(
 }
 
 /** Decode attention over `kvBytes` of cache with `flops` of math (one query token per sequence). */
-export function decodeAttentionTime(kvBytes: number, flops: number, rates: ChipRates, p: KernelParams): KernelTime {
+export function decodeAttentionTime(
+  kvBytes: number,
+  flops: number,
+  rates: ChipRates,
+  p: KernelParams,
+): KernelTime {
   const memoryS = kvBytes / (rates.hbmBytesPerS * p.attnDecodeMemEff);
   const computeS = flops / (rates.attnPeakFlops * p.attnPrefillComputeEff);
   return {
@@ -97,7 +102,12 @@ export function decodeAttentionTime(kvBytes: number, flops: number, rates: ChipR
 }
 
 /** Causal prefill attention: `flops` over the query–key pairs, reading `kvBytes` of prior context. */
-export function prefillAttentionTime(flops: number, kvBytes: number, rates: ChipRates, p: KernelParams): KernelTime {
+export function prefillAttentionTime(
+  flops: number,
+  kvBytes: number,
+  rates: ChipRates,
+  p: KernelParams,
+): KernelTime {
   const computeS = flops / (rates.attnPeakFlops * p.attnPrefillComputeEff);
   const memoryS = kvBytes / (rates.hbmBytesPerS * p.attnDecodeMemEff);
   return {

@@ -73,23 +73,31 @@ export function memoryPlan(spec: ReplicaSpec): MemoryPlan {
   const weightBytesTotal = totalParams(model) * wb;
   const weightBytesPerChip = weightBytesTotal / chips;
   const h = model.hiddenSize;
-  const ffn = Math.max(model.ffn?.intermediateSize ?? 0, (model.moe?.moeIntermediateSize ?? 0) * (model.moe?.expertsPerToken ?? 0));
+  const ffn = Math.max(
+    model.ffn?.intermediateSize ?? 0,
+    (model.moe?.moeIntermediateSize ?? 0) * (model.moe?.expertsPerToken ?? 0),
+  );
   const T = spec.maxNumBatchedTokens;
   // residual + normed input + attention output (bf16) and the gate/up output of the FFN, plus fp32
   // logits for the sequences sampled in one step.
-  const activationBytesPerChip = T * (4 * h * 2 + ((2 * ffn) / tp) * 2) + spec.maxNumSeqs * (model.vocabSize / tp) * 4;
+  const activationBytesPerChip =
+    T * (4 * h * 2 + ((2 * ffn) / tp) * 2) + spec.maxNumSeqs * (model.vocabSize / tp) * 4;
   const layersPerChip = model.layers / pp;
   const kvPerLayer = kvBytesPerTokenPerLayerPerChip(model, tp, spec.kv);
   const kvBytesPerTokenPerChip = layersPerChip * kvPerLayer;
   const kvBytesPerChip = usable - weightBytesPerChip - activationBytesPerChip - WORKSPACE_BYTES_PER_CHIP;
   if (model.attention.layerPattern.includes('sliding'))
-    notes.push('sliding-window layers are counted as full layers (capacity is a lower bound at long contexts)');
+    notes.push(
+      'sliding-window layers are counted as full layers (capacity is a lower bound at long contexts)',
+    );
   if (model.attention.type === 'gqa' && (model.attention.kvHeads ?? 1) < tp)
     notes.push(`KV heads (${model.attention.kvHeads}) < TP (${tp}): KV heads are replicated across chips`);
   if (model.attention.type === 'mla' && tp > 1) notes.push('MLA latent KV is replicated on every TP rank');
   if (kvBytesPerChip <= kvPerLayer * layersPerChip * spec.blockSize) {
     const needed = weightBytesPerChip + activationBytesPerChip + WORKSPACE_BYTES_PER_CHIP;
-    const minChips = Math.ceil(weightBytesTotal / (usable - activationBytesPerChip - WORKSPACE_BYTES_PER_CHIP));
+    const minChips = Math.ceil(
+      weightBytesTotal / (usable - activationBytesPerChip - WORKSPACE_BYTES_PER_CHIP),
+    );
     throw new InputError(
       `${model.name} (${spec.weights} weights) does not fit on ${acc.name} at tp=${tp} × pp=${pp}: ` +
         `weights need ${fmtGB(weightBytesTotal)} in all, ${fmtGB(weightBytesPerChip)} per chip, plus ${fmtGB(activationBytesPerChip + WORKSPACE_BYTES_PER_CHIP)} ` +

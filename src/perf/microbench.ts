@@ -27,17 +27,24 @@ export const microbenchSchema = z.object({
   copy_bandwidth: z.object({ bytes_each_way: pos, seconds: pos }).loose().optional(),
   gemm_square_bf16: z.object({ n: posInt, seconds: pos }).loose().optional(),
   gemm_bf16: z.object({ rows: z.array(gemmRow).min(1) }).loose(),
-  gemm_fp8: z.object({ rows: z.array(gemmRow) }).loose().optional(),
+  gemm_fp8: z
+    .object({ rows: z.array(gemmRow) })
+    .loose()
+    .optional(),
   attention_decode: z
     .object({
-      model_heads: z.string().regex(/^\d+q\/\d+kv\/\d+$/, { error: 'expected "<q heads>q/<kv heads>kv/<head dim>"' }),
+      model_heads: z
+        .string()
+        .regex(/^\d+q\/\d+kv\/\d+$/, { error: 'expected "<q heads>q/<kv heads>kv/<head dim>"' }),
       rows: z.array(z.object({ batch: posInt, context: posInt, seconds: pos, kv_bytes: pos }).loose()),
     })
     .loose()
     .optional(),
   attention_prefill: z
     .object({
-      model_heads: z.string().regex(/^\d+q\/\d+kv\/\d+$/, { error: 'expected "<q heads>q/<kv heads>kv/<head dim>"' }),
+      model_heads: z
+        .string()
+        .regex(/^\d+q\/\d+kv\/\d+$/, { error: 'expected "<q heads>q/<kv heads>kv/<head dim>"' }),
       rows: z.array(z.object({ batch: posInt, length: posInt, seconds: pos }).loose()),
     })
     .loose()
@@ -91,7 +98,18 @@ export function measurements(t: MicrobenchTable): Measurement[] {
   };
   gemm(t.gemm_bf16.rows, 'bf16');
   if (t.gemm_square_bf16)
-    gemm([{ m: t.gemm_square_bf16.n, n: t.gemm_square_bf16.n, k: t.gemm_square_bf16.n, seconds: t.gemm_square_bf16.seconds, layer: 'square' }], 'bf16');
+    gemm(
+      [
+        {
+          m: t.gemm_square_bf16.n,
+          n: t.gemm_square_bf16.n,
+          k: t.gemm_square_bf16.n,
+          seconds: t.gemm_square_bf16.seconds,
+          layer: 'square',
+        },
+      ],
+      'bf16',
+    );
   if (t.gemm_fp8) gemm(t.gemm_fp8.rows, 'fp8');
   if (t.attention_decode) {
     const h = heads(t.attention_decode.model_heads);

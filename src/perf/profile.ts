@@ -32,7 +32,12 @@ export interface PerfProfile {
   computeEffScale: number;
   memEffScale: number;
   /** Fit quality, when fitted. */
-  fit: { n: number; heldOutN: number; heldOutMedianAbsErrorPct: number; trainMedianAbsErrorPct: number } | null;
+  fit: {
+    n: number;
+    heldOutN: number;
+    heldOutMedianAbsErrorPct: number;
+    trainMedianAbsErrorPct: number;
+  } | null;
 }
 
 /**

@@ -54,23 +54,43 @@ export interface ProfileChoice {
 }
 
 /** Choose the profile for a hardware + stack: measured > published fit > default (later files win). */
-export function chooseProfile(profiles: PerfProfile[], acceleratorKey: string, stackKey: string | null): ProfileChoice {
+export function chooseProfile(
+  profiles: PerfProfile[],
+  acceleratorKey: string,
+  stackKey: string | null,
+): ProfileChoice {
   const measured = profiles.filter((p) => p.source === 'measured' && p.hardware === acceleratorKey).at(-1);
   const published =
-    profiles.filter((p) => p.source === 'published' && p.stack === stackKey && p.hardware === acceleratorKey).at(-1) ??
+    profiles
+      .filter((p) => p.source === 'published' && p.stack === stackKey && p.hardware === acceleratorKey)
+      .at(-1) ??
     profiles.filter((p) => p.source === 'published' && p.stack === stackKey && p.hardware === null).at(-1);
   const overheads = published ?? DEFAULT_PROFILE;
   if (measured !== undefined) {
     return {
-      profile: { ...measured, stepOverheadS: overheads.stepOverheadS, allReduceLatencyS: overheads.allReduceLatencyS },
+      profile: {
+        ...measured,
+        stepOverheadS: overheads.stepOverheadS,
+        allReduceLatencyS: overheads.allReduceLatencyS,
+      },
       kernelSource: 'measured',
       overheadSource: overheads.source,
       description: `kernels: measured (${measured.note}); overheads: ${overheads.source === 'published' ? `${overheads.key} fit to published results` : 'default (estimated)'}`,
     };
   }
   if (published !== undefined)
-    return { profile: published, kernelSource: 'published', overheadSource: 'published', description: `${published.key}: ${published.note}` };
-  return { profile: DEFAULT_PROFILE, kernelSource: 'default', overheadSource: 'default', description: DEFAULT_PROFILE.note };
+    return {
+      profile: published,
+      kernelSource: 'published',
+      overheadSource: 'published',
+      description: `${published.key}: ${published.note}`,
+    };
+  return {
+    profile: DEFAULT_PROFILE,
+    kernelSource: 'default',
+    overheadSource: 'default',
+    description: DEFAULT_PROFILE.note,
+  };
 }
 
 export interface ReplicaInput {
@@ -106,7 +126,10 @@ export function replicaSpec(i: ReplicaInput): ReplicaSpec {
 }
 
 /** A replica's performance model with the best available profile. */
-export function buildReplicaPerf(input: ReplicaInput, profiles: PerfProfile[]): { replica: ReplicaModel; choice: ProfileChoice } {
+export function buildReplicaPerf(
+  input: ReplicaInput,
+  profiles: PerfProfile[],
+): { replica: ReplicaModel; choice: ProfileChoice } {
   const choice = chooseProfile(profiles, input.accelerator.key, input.stack);
   return { replica: new ReplicaModel(replicaSpec(input), choice.profile), choice };
 }

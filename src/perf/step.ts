@@ -20,7 +20,13 @@ import {
   type KernelParams,
   type KernelTime,
 } from './kernels.js';
-import { kvBytesPerTokenPerLayerPerChip, kvHeadsPerChip, memoryPlan, type MemoryPlan, type ReplicaSpec } from './memory.js';
+import {
+  kvBytesPerTokenPerLayerPerChip,
+  kvHeadsPerChip,
+  memoryPlan,
+  type MemoryPlan,
+  type ReplicaSpec,
+} from './memory.js';
 import { effectiveKernel, type PerfProfile } from './profile.js';
 import type { ReplicaPerf, StepBatch } from './types.js';
 import { InputError } from '../util/errors.js';
@@ -79,11 +85,17 @@ export class ReplicaModel implements ReplicaPerf {
   ) {
     const { model: m, accelerator: acc, tp, pp } = spec;
     if (tp > 1 && acc.scaleupGBpsPerChip === null)
-      throw new InputError(`${acc.name} has no scale-up link in the catalog; tensor parallelism (tp=${tp}) cannot be modelled`);
+      throw new InputError(
+        `${acc.name} has no scale-up link in the catalog; tensor parallelism (tp=${tp}) cannot be modelled`,
+      );
     if (acc.bf16DenseTflops === null)
       throw new InputError(`${acc.name} has no bf16 peak in the catalog; its step time cannot be modelled`);
     this.plan = memoryPlan(spec);
-    this.kv = { tokens: this.plan.kvCapacityTokens, blockSize: spec.blockSize, blocks: this.plan.kvCapacityBlocks };
+    this.kv = {
+      tokens: this.plan.kvCapacityTokens,
+      blockSize: spec.blockSize,
+      blocks: this.plan.kvCapacityBlocks,
+    };
     this.label = `${m.name} on ${tp * pp}× ${acc.name} (tp=${tp}${pp > 1 ? `, pp=${pp}` : ''}, ${spec.weights} weights, ${spec.kv} KV)`;
     this.kp = effectiveKernel(profile);
     const gemmPrecision = acc.precisions.includes(spec.weights) ? spec.weights : 'bf16';
@@ -103,7 +115,12 @@ export class ReplicaModel implements ReplicaPerf {
     if (m.ffn !== null && this.denseLayers > 0) {
       const f = m.ffn.intermediateSize;
       this.gemms.push(
-        { name: m.ffn.gated ? 'ffn gate_up' : 'ffn up', n: ((m.ffn.gated ? 2 : 1) * f) / tp, k: m.hiddenSize, layers: this.denseLayers },
+        {
+          name: m.ffn.gated ? 'ffn gate_up' : 'ffn up',
+          n: ((m.ffn.gated ? 2 : 1) * f) / tp,
+          k: m.hiddenSize,
+          layers: this.denseLayers,
+        },
         { name: 'ffn down', n: m.hiddenSize, k: f / tp, layers: this.denseLayers },
       );
     }
@@ -129,9 +146,11 @@ export class ReplicaModel implements ReplicaPerf {
     // Token-indexed tables for the hot path.
     const maxT = spec.maxNumBatchedTokens + spec.maxNumSeqs;
     this.linearByTokens = new Float64Array(maxT + 1);
-    for (let t = 1; t <= maxT; t++) this.linearByTokens[t] = this.linearComponents(t).reduce((s, c) => s + c.seconds, 0);
+    for (let t = 1; t <= maxT; t++)
+      this.linearByTokens[t] = this.linearComponents(t).reduce((s, c) => s + c.seconds, 0);
     this.lmHeadBySeqs = new Float64Array(spec.maxNumSeqs + spec.maxNumBatchedTokens + 1);
-    for (let s = 1; s < this.lmHeadBySeqs.length; s++) this.lmHeadBySeqs[s] = this.gemm(this.lmHead, s).seconds;
+    for (let s = 1; s < this.lmHeadBySeqs.length; s++)
+      this.lmHeadBySeqs[s] = this.gemm(this.lmHead, s).seconds;
   }
 
   private gemm(g: Gemm, m: number): KernelTime {
@@ -149,12 +168,26 @@ export class ReplicaModel implements ReplicaPerf {
     const out: StepComponent[] = [];
     for (const g of this.gemms) {
       const t = this.gemm(g, tokens);
-      out.push({ name: g.name, count: g.layers, seconds: t.seconds * g.layers, flops: t.flops * g.layers, bytes: t.bytes * g.layers, bound: t.bound });
+      out.push({
+        name: g.name,
+        count: g.layers,
+        seconds: t.seconds * g.layers,
+        flops: t.flops * g.layers,
+        bytes: t.bytes * g.layers,
+        bound: t.bound,
+      });
     }
     const moe = m.moe;
     if (moe !== null && this.moeLayers > 0) {
       const router = gemmTime(tokens, moe.routedExperts, m.hiddenSize, 2, 2, this.rates, this.kp);
-      out.push({ name: 'moe router', count: this.moeLayers, seconds: router.seconds * this.moeLayers, flops: router.flops * this.moeLayers, bytes: router.bytes * this.moeLayers, bound: router.bound });
+      out.push({
+        name: 'moe router',
+        count: this.moeLayers,
+        seconds: router.seconds * this.moeLayers,
+        flops: router.flops * this.moeLayers,
+        bytes: router.bytes * this.moeLayers,
+        bound: router.bound,
+      });
       const e = moe.routedExperts;
       const k = moe.expertsPerToken;
       // expected distinct experts touched by `tokens` tokens choosing k of e uniformly
@@ -164,42 +197,91 @@ export class ReplicaModel implements ReplicaPerf {
       const gu = groupedGemmTime(mPer, touched, 2 * f, m.hiddenSize, this.wb, 2, this.rates, this.kp);
       const dn = groupedGemmTime(mPer, touched, m.hiddenSize, f, this.wb, 2, this.rates, this.kp);
       out.push(
-        { name: `experts gate_up (${touched.toFixed(1)} of ${e} touched)`, count: this.moeLayers, seconds: gu.seconds * this.moeLayers, flops: gu.flops * this.moeLayers, bytes: gu.bytes * this.moeLayers, bound: gu.bound },
-        { name: 'experts down', count: this.moeLayers, seconds: dn.seconds * this.moeLayers, flops: dn.flops * this.moeLayers, bytes: dn.bytes * this.moeLayers, bound: dn.bound },
+        {
+          name: `experts gate_up (${touched.toFixed(1)} of ${e} touched)`,
+          count: this.moeLayers,
+          seconds: gu.seconds * this.moeLayers,
+          flops: gu.flops * this.moeLayers,
+          bytes: gu.bytes * this.moeLayers,
+          bound: gu.bound,
+        },
+        {
+          name: 'experts down',
+          count: this.moeLayers,
+          seconds: dn.seconds * this.moeLayers,
+          flops: dn.flops * this.moeLayers,
+          bytes: dn.bytes * this.moeLayers,
+          bound: dn.bound,
+        },
       );
     }
     // norms (2), rotary, activation: four elementwise kernels per layer
     const ffnWidth = (m.ffn?.intermediateSize ?? moe?.moeIntermediateSize ?? m.hiddenSize) / tp;
     const ewBytes = tokens * (8 * m.hiddenSize * 2 + 3 * ffnWidth * 2);
     const ew = elementwiseTime(ewBytes / 4, this.rates, this.kp);
-    out.push({ name: 'norms & elementwise', count: 4 * m.layers, seconds: 4 * ew.seconds * m.layers, flops: 0, bytes: ewBytes * m.layers, bound: ew.bound });
+    out.push({
+      name: 'norms & elementwise',
+      count: 4 * m.layers,
+      seconds: 4 * ew.seconds * m.layers,
+      flops: 0,
+      bytes: ewBytes * m.layers,
+      bound: ew.bound,
+    });
     if (tp > 1) {
       const bytes = tokens * m.hiddenSize * 2;
       const linkBytesPerS = ((this.spec.accelerator.scaleupGBpsPerChip ?? 0) * 1e9) / 2; // one direction
       const s = this.profile.allReduceLatencyS + ((2 * (tp - 1)) / tp) * (bytes / linkBytesPerS);
-      out.push({ name: `tp all-reduce (ring over ${this.spec.accelerator.scaleupLink ?? 'scale-up link'})`, count: 2 * m.layers, seconds: 2 * m.layers * s, flops: 0, bytes: 2 * m.layers * bytes, bound: 'network' });
+      out.push({
+        name: `tp all-reduce (ring over ${this.spec.accelerator.scaleupLink ?? 'scale-up link'})`,
+        count: 2 * m.layers,
+        seconds: 2 * m.layers * s,
+        flops: 0,
+        bytes: 2 * m.layers * bytes,
+        bound: 'network',
+      });
     }
     if (pp > 1) {
       const bytes = tokens * m.hiddenSize * 2;
       const linkBytesPerS = ((this.spec.accelerator.scaleupGBpsPerChip ?? 0) * 1e9) / 2;
       const s = this.profile.allReduceLatencyS + bytes / linkBytesPerS;
-      out.push({ name: 'pp stage hand-off', count: pp - 1, seconds: (pp - 1) * s, flops: 0, bytes: (pp - 1) * bytes, bound: 'network' });
+      out.push({
+        name: 'pp stage hand-off',
+        count: pp - 1,
+        seconds: (pp - 1) * s,
+        flops: 0,
+        bytes: (pp - 1) * bytes,
+        bound: 'network',
+      });
     }
     return out;
   }
 
-  private decodeAttention(seqs: number, contextTokens: number): { full: KernelTime; sliding: KernelTime | null } {
+  private decodeAttention(
+    seqs: number,
+    contextTokens: number,
+  ): { full: KernelTime; sliding: KernelTime | null } {
     const bytesFull = contextTokens * this.kvBytesPerTokenLayer;
     const full = decodeAttentionTime(bytesFull, contextTokens * this.attnFlopsPerPair, this.rates, this.kp);
-    if (this.decodeCorr !== undefined) full.seconds *= Math.exp(correctionAt(this.decodeCorr, Math.log(bytesFull)));
+    if (this.decodeCorr !== undefined)
+      full.seconds *= Math.exp(correctionAt(this.decodeCorr, Math.log(bytesFull)));
     if (this.slidingLayers === 0) return { full, sliding: null };
     const ctx = Math.min(contextTokens, seqs * this.window);
-    const sliding = decodeAttentionTime(ctx * this.kvBytesPerTokenLayer, ctx * this.attnFlopsPerPair, this.rates, this.kp);
+    const sliding = decodeAttentionTime(
+      ctx * this.kvBytesPerTokenLayer,
+      ctx * this.attnFlopsPerPair,
+      this.rates,
+      this.kp,
+    );
     return { full, sliding };
   }
 
   private prefillAttention(pairs: number, contextTokens: number): KernelTime {
-    const t = prefillAttentionTime(pairs * this.attnFlopsPerPair, contextTokens * this.kvBytesPerTokenLayer, this.rates, this.kp);
+    const t = prefillAttentionTime(
+      pairs * this.attnFlopsPerPair,
+      contextTokens * this.kvBytesPerTokenLayer,
+      this.rates,
+      this.kp,
+    );
     if (this.prefillCorr !== undefined)
       t.seconds *= Math.exp(correctionAt(this.prefillCorr, Math.log(pairs * this.attnFlopsPerPair)));
     return t;
@@ -210,14 +292,19 @@ export class ReplicaModel implements ReplicaPerf {
     const tokens = b.decodeSeqs + b.prefillTokens;
     if (tokens <= 0) return 0;
     let s = this.profile.stepOverheadS;
-    s += tokens < this.linearByTokens.length ? this.linearByTokens[tokens]! : this.linearComponents(tokens).reduce((a, c) => a + c.seconds, 0);
+    s +=
+      tokens < this.linearByTokens.length
+        ? this.linearByTokens[tokens]!
+        : this.linearComponents(tokens).reduce((a, c) => a + c.seconds, 0);
     const seqs = b.decodeSeqs + b.prefillSeqs;
     s += seqs < this.lmHeadBySeqs.length ? this.lmHeadBySeqs[seqs]! : this.gemm(this.lmHead, seqs).seconds;
     if (b.decodeSeqs > 0) {
       const a = this.decodeAttention(b.decodeSeqs, b.decodeContextTokens);
-      s += a.full.seconds * this.fullLayers + (a.sliding === null ? 0 : a.sliding.seconds * this.slidingLayers);
+      s +=
+        a.full.seconds * this.fullLayers + (a.sliding === null ? 0 : a.sliding.seconds * this.slidingLayers);
     }
-    if (b.prefillTokens > 0) s += this.prefillAttention(b.prefillAttnPairs, b.prefillContextTokens).seconds * this.spec.model.layers;
+    if (b.prefillTokens > 0)
+      s += this.prefillAttention(b.prefillAttnPairs, b.prefillContextTokens).seconds * this.spec.model.layers;
     return s;
   }
 
@@ -228,19 +315,54 @@ export class ReplicaModel implements ReplicaPerf {
     if (tokens > 0) {
       comps.push(...this.linearComponents(tokens));
       const lm = this.gemm(this.lmHead, b.decodeSeqs + b.prefillSeqs);
-      comps.push({ name: 'lm_head', count: 1, seconds: lm.seconds, flops: lm.flops, bytes: lm.bytes, bound: lm.bound });
+      comps.push({
+        name: 'lm_head',
+        count: 1,
+        seconds: lm.seconds,
+        flops: lm.flops,
+        bytes: lm.bytes,
+        bound: lm.bound,
+      });
       if (b.decodeSeqs > 0) {
         const a = this.decodeAttention(b.decodeSeqs, b.decodeContextTokens);
-        comps.push({ name: 'decode attention (KV read)', count: this.fullLayers, seconds: a.full.seconds * this.fullLayers, flops: a.full.flops * this.fullLayers, bytes: a.full.bytes * this.fullLayers, bound: a.full.bound });
+        comps.push({
+          name: 'decode attention (KV read)',
+          count: this.fullLayers,
+          seconds: a.full.seconds * this.fullLayers,
+          flops: a.full.flops * this.fullLayers,
+          bytes: a.full.bytes * this.fullLayers,
+          bound: a.full.bound,
+        });
         if (a.sliding !== null)
-          comps.push({ name: 'decode attention (sliding window)', count: this.slidingLayers, seconds: a.sliding.seconds * this.slidingLayers, flops: a.sliding.flops * this.slidingLayers, bytes: a.sliding.bytes * this.slidingLayers, bound: a.sliding.bound });
+          comps.push({
+            name: 'decode attention (sliding window)',
+            count: this.slidingLayers,
+            seconds: a.sliding.seconds * this.slidingLayers,
+            flops: a.sliding.flops * this.slidingLayers,
+            bytes: a.sliding.bytes * this.slidingLayers,
+            bound: a.sliding.bound,
+          });
       }
       if (b.prefillTokens > 0) {
         const p = this.prefillAttention(b.prefillAttnPairs, b.prefillContextTokens);
         const L = this.spec.model.layers;
-        comps.push({ name: 'prefill attention (causal)', count: L, seconds: p.seconds * L, flops: p.flops * L, bytes: p.bytes * L, bound: p.bound });
+        comps.push({
+          name: 'prefill attention (causal)',
+          count: L,
+          seconds: p.seconds * L,
+          flops: p.flops * L,
+          bytes: p.bytes * L,
+          bound: p.bound,
+        });
       }
-      comps.push({ name: 'host / scheduler overhead', count: 1, seconds: this.profile.stepOverheadS, flops: 0, bytes: 0, bound: 'host' });
+      comps.push({
+        name: 'host / scheduler overhead',
+        count: 1,
+        seconds: this.profile.stepOverheadS,
+        flops: 0,
+        bytes: 0,
+        bound: 'host',
+      });
     }
     return { seconds: comps.reduce((s, c) => s + c.seconds, 0), components: comps, tokens };
   }
@@ -255,12 +377,20 @@ function attentionGemms(m: Model, tp: number): Gemm[] {
     const qk = mla.qkNopeHeadDim + mla.qkRopeHeadDim;
     const out: Gemm[] = [];
     if (mla.qLoraRank !== null)
-      out.push({ name: 'mla q_a', n: mla.qLoraRank, k: h, layers: m.layers }, { name: 'mla q_b', n: (a.heads * qk) / tp, k: mla.qLoraRank, layers: m.layers });
+      out.push(
+        { name: 'mla q_a', n: mla.qLoraRank, k: h, layers: m.layers },
+        { name: 'mla q_b', n: (a.heads * qk) / tp, k: mla.qLoraRank, layers: m.layers },
+      );
     else out.push({ name: 'mla q', n: (a.heads * qk) / tp, k: h, layers: m.layers });
     out.push(
       { name: 'mla kv_a', n: mla.kvLoraRank + mla.qkRopeHeadDim, k: h, layers: m.layers },
       // absorbed up-projections: q_nope → latent, latent → v (per head, as batched GEMMs)
-      { name: 'mla absorb (q·W_uk, o·W_uv)', n: (a.heads * (mla.qkNopeHeadDim + mla.vHeadDim)) / tp, k: mla.kvLoraRank, layers: m.layers },
+      {
+        name: 'mla absorb (q·W_uk, o·W_uv)',
+        n: (a.heads * (mla.qkNopeHeadDim + mla.vHeadDim)) / tp,
+        k: mla.kvLoraRank,
+        layers: m.layers,
+      },
       { name: 'attn o', n: h, k: (a.heads * mla.vHeadDim) / tp, layers: m.layers },
     );
     return out;

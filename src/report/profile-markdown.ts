@@ -20,7 +20,9 @@ function histogramTable(title: string, buckets: TraceProfile['promptHistogram'],
       const range = b.low === b.high ? `${b.low}` : `${b.low}–${b.high}`;
       return `| ${range} | ${b.count} | ${fmt((100 * b.count) / total, 1)} % | ${bar(b.count, max)} |`;
     });
-  return [`### ${title}`, '', '| tokens | requests | share | |', '|---:|---:|---:|:---|', ...rows, ''].join('\n');
+  return [`### ${title}`, '', '| tokens | requests | share | |', '|---:|---:|---:|:---|', ...rows, ''].join(
+    '\n',
+  );
 }
 
 /** Requests per bucket for the rate-over-time table: at most ~48 rows, bucket a whole number of minutes. */
@@ -62,9 +64,13 @@ export function profileMarkdown(p: TraceProfile): string {
   out.push(`| requests | ${fmt(p.requests, 0)} |`);
   out.push(`| duration | ${fmt(p.durationS, 1)} s (${fmt(p.durationS / 3600, 2)} h) |`);
   out.push(`| mean arrival rate | ${fmt(p.meanRatePerS, 3)} req/s |`);
-  out.push(`| peak one-minute bucket | ${fmt(p.peakRatePerMin, 0)} req/min (${fmt(p.peakRatePerMin / 60, 2)} req/s) |`);
+  out.push(
+    `| peak one-minute bucket | ${fmt(p.peakRatePerMin, 0)} req/min (${fmt(p.peakRatePerMin / 60, 2)} req/s) |`,
+  );
   out.push(`| inter-arrival CV | ${fmt(p.interarrivalCv, 2)} |`);
-  out.push(`| prefix reuse (blocks seen before) | ${p.prefixReuse === null ? 'no prefix hashes' : `${fmt(100 * p.prefixReuse, 1)} %`} |`);
+  out.push(
+    `| prefix reuse (blocks seen before) | ${p.prefixReuse === null ? 'no prefix hashes' : `${fmt(100 * p.prefixReuse, 1)} %`} |`,
+  );
   if (p.cachedPromptFraction !== null)
     out.push(`| cached prompt tokens (as recorded) | ${fmt(100 * p.cachedPromptFraction, 1)} % |`);
   out.push(`| requests the source marked failed | ${fmt(p.sourceFailed, 0)} |`);

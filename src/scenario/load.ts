@@ -30,7 +30,9 @@ export class SourceDocument {
     const first = doc.errors[0];
     if (first !== undefined) {
       const pos = lines.linePos(first.pos[0]);
-      throw new InputError(`${file}:${pos.line}:${pos.col}: ${first.message.split('\n')[0] ?? 'syntax error'}`);
+      throw new InputError(
+        `${file}:${pos.line}:${pos.col}: ${first.message.split('\n')[0] ?? 'syntax error'}`,
+      );
     }
     return new SourceDocument(file, doc, lines);
   }
@@ -78,7 +80,10 @@ export class SourceDocument {
 
 function describeFound(v: unknown): string {
   if (v === undefined) return 'nothing';
-  return excerpt(typeof v === 'string' ? v : JSON.stringify(v), 60).replace(/^"(.*)"$/s, typeof v === 'string' ? '"$1"' : '$1');
+  return excerpt(typeof v === 'string' ? v : JSON.stringify(v), 60).replace(
+    /^"(.*)"$/s,
+    typeof v === 'string' ? '"$1"' : '$1',
+  );
 }
 
 /** Turn zod issues into `file:line:col: path: expected …, found …` lines. */
@@ -88,7 +93,9 @@ export function formatIssues(src: SourceDocument, issues: readonly z.core.$ZodIs
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         const path = [...issue.path, key];
-        out.push(`${src.locate(path, true)}: ${formatPath(path)}: unknown key (check the spelling; see schema/scenario.schema.json)`);
+        out.push(
+          `${src.locate(path, true)}: ${formatPath(path)}: unknown key (check the spelling; see schema/scenario.schema.json)`,
+        );
       }
       continue;
     }
@@ -97,7 +104,8 @@ export function formatIssues(src: SourceDocument, issues: readonly z.core.$ZodIs
     if (issue.code === 'invalid_value' && 'values' in issue)
       message = `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     else if (issue.code === 'invalid_union' && found === undefined) message = 'expected a value';
-    else if (found === undefined && issue.code === 'invalid_type') message = `missing; ${message.replace(/^Invalid input: /, '')}`;
+    else if (found === undefined && issue.code === 'invalid_type')
+      message = `missing; ${message.replace(/^Invalid input: /, '')}`;
     message = message.replace(/^Invalid input: /, '');
     if (/^(a|an|one of) /.test(message)) message = `expected ${message}`;
     const foundText = found === undefined ? '' : `, found ${describeFound(found)}`;

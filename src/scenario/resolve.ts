@@ -73,7 +73,10 @@ export async function resolveScenario(
   };
   const unknown = (path: DocPath, kind: 'models' | 'instances' | 'stacks', key: string): void => {
     const near = catalog.suggest(key, kind);
-    at(path, `unknown ${kind.slice(0, -1)} "${key}"${near.length ? `; did you mean ${near.map((n) => `"${n}"`).join(', ')}?` : ''} (see \`pertoken catalog list ${kind}\`)`);
+    at(
+      path,
+      `unknown ${kind.slice(0, -1)} "${key}"${near.length ? `; did you mean ${near.map((n) => `"${n}"`).join(', ')}?` : ''} (see \`pertoken catalog list ${kind}\`)`,
+    );
   };
 
   const model = catalog.models.get(scenario.model);
@@ -113,7 +116,10 @@ export async function resolveScenario(
       else accelerator = catalog.accelerators.get(instance.acceleratorKey) ?? null;
     }
     if (c.pricing.model === 'api' && c.instance !== undefined)
-      at([...base, 'instance'], 'an API candidate has no hardware; remove `instance` or choose another pricing model');
+      at(
+        [...base, 'instance'],
+        'an API candidate has no hardware; remove `instance` or choose another pricing model',
+      );
 
     if (accelerator !== null && instance !== null) {
       const stackKey = c.stack ?? defaultStackKey(accelerator);
@@ -137,7 +143,10 @@ export async function resolveScenario(
             `${accelerator.name} has no ${p} support in the catalog (it lists ${accelerator.precisions.join(', ')})`,
           );
         else if (stack !== null && !stack.precisions.includes(p) && !stack.precisions.includes(listed))
-          at([...base, 'precision', field], `stack "${stack.key}" does not support ${p} (it lists ${stack.precisions.join(', ')})`);
+          at(
+            [...base, 'precision', field],
+            `stack "${stack.key}" does not support ${p} (it lists ${stack.precisions.join(', ')})`,
+          );
       }
       const chips = c.parallelism.tp * c.parallelism.pp;
       if (chips > instance.chips)
@@ -155,7 +164,9 @@ export async function resolveScenario(
         usdPerHour = c.pricing.usd_per_hour;
         priceSource = 'scenario';
         if (c.pricing.source === undefined)
-          warnings.push(`${c.name}: pricing.usd_per_hour is given without pricing.source; the report will mark it unsourced`);
+          warnings.push(
+            `${c.name}: pricing.usd_per_hour is given without pricing.source; the report will mark it unsourced`,
+          );
       } else if (c.pricing.model === 'reserved') {
         const m: PricingModel = c.pricing.term_years === 3 ? 'commit3yr' : 'commit1yr';
         usdPerHour = instanceUsdPerHour(instance, m);
@@ -194,7 +205,11 @@ export async function resolveScenario(
   });
 
   if (problems.length > 0)
-    throw new InputError(problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  ${problems.join('\n  ')}`);
-  for (const c of candidates) if (c.productChange.length > 0) warnings.push(`${c.name}: product change — ${c.productChange.join('; ')}`);
+    throw new InputError(
+      problems.length === 1 ? problems[0]! : `${problems.length} problems:\n  ${problems.join('\n  ')}`,
+    );
+  for (const c of candidates)
+    if (c.productChange.length > 0)
+      warnings.push(`${c.name}: product change — ${c.productChange.join('; ')}`);
   return { scenario, tracePath, model: model!, candidates, warnings };
 }

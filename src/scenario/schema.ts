@@ -8,19 +8,27 @@ import { synthSpecSchema } from '../workload/synth/spec.js';
  * strict (an unknown key is an error); defaults are filled in and shown by `pertoken check`.
  */
 
-const positive = (what: string) => z.number({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
-const nonNegative = (what: string) => z.number({ error: `expected ${what}` }).min(0, { error: `expected ${what}` });
+const positive = (what: string) =>
+  z.number({ error: `expected ${what}` }).positive({ error: `expected ${what}` });
+const nonNegative = (what: string) =>
+  z.number({ error: `expected ${what}` }).min(0, { error: `expected ${what}` });
 const fraction = z
   .number({ error: 'expected a number in [0, 1]' })
   .min(0, { error: 'expected a number in [0, 1]' })
   .max(1, { error: 'expected a number in [0, 1]' });
 const posInt = (what: string) =>
-  z.number({ error: `expected ${what}` }).int({ error: `expected ${what}` }).min(1, { error: `expected ${what}` });
+  z
+    .number({ error: `expected ${what}` })
+    .int({ error: `expected ${what}` })
+    .min(1, { error: `expected ${what}` });
 
 export const traceRefSchema = z
   .strictObject({
     path: z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' }),
-    format: z.enum(TRACE_FORMATS).optional().describe('trace format; detected from the first line when absent'),
+    format: z
+      .enum(TRACE_FORMATS)
+      .optional()
+      .describe('trace format; detected from the first line when absent'),
     skip_bad_rows: z.boolean().default(false).describe('count malformed rows and go on'),
     sort: z.boolean().default(false).describe('sort rows by arrival in memory instead of rejecting disorder'),
     model: z.string().optional().describe('keep only rows of this model (BurstGPT, agent traces)'),
@@ -34,7 +42,9 @@ export const traceRefSchema = z
 export const workloadSchema = z
   .strictObject({
     trace: traceRefSchema.optional(),
-    synth: synthSpecSchema.optional().describe('a synthetic workload (the same fields as `pertoken synth --spec`)'),
+    synth: synthSpecSchema
+      .optional()
+      .describe('a synthetic workload (the same fields as `pertoken synth --spec`)'),
     seed: z.number().int().min(0).default(0).describe('seed for every random choice in the workload'),
     scale: z
       .strictObject({
@@ -81,15 +91,28 @@ const distributionSchema = z.discriminatedUnion('dist', [
   z.strictObject({ dist: z.literal('fixed'), value: z.number() }),
   z.strictObject({ dist: z.literal('uniform'), low: z.number(), high: z.number() }),
   z.strictObject({ dist: z.literal('triangular'), low: z.number(), mode: z.number(), high: z.number() }),
-  z.strictObject({ dist: z.literal('normal'), mean: z.number(), sd: nonNegative('a standard deviation ≥ 0') }),
-  z.strictObject({ dist: z.literal('lognormal'), median: positive('a median > 0'), sigma: nonNegative('sigma ≥ 0') }),
+  z.strictObject({
+    dist: z.literal('normal'),
+    mean: z.number(),
+    sd: nonNegative('a standard deviation ≥ 0'),
+  }),
+  z.strictObject({
+    dist: z.literal('lognormal'),
+    median: positive('a median > 0'),
+    sigma: nonNegative('sigma ≥ 0'),
+  }),
 ]);
 
 const pricingSchema = z
   .strictObject({
     model: z.enum(PRICING_MODELS).default('on_demand'),
-    term_years: z.union([z.literal(1), z.literal(3)]).optional().describe('reserved/committed term'),
-    usd_per_hour: nonNegative('$/hour ≥ 0').optional().describe('override the catalog price per instance-hour'),
+    term_years: z
+      .union([z.literal(1), z.literal(3)])
+      .optional()
+      .describe('reserved/committed term'),
+    usd_per_hour: nonNegative('$/hour ≥ 0')
+      .optional()
+      .describe('override the catalog price per instance-hour'),
     spot_interruptions_per_hour: nonNegative('a rate ≥ 0').optional(),
     capex_usd: nonNegative('$ ≥ 0').optional().describe('owned: purchase price per instance'),
     depreciation_years: positive('years > 0').optional(),
@@ -101,9 +124,11 @@ const pricingSchema = z
   })
   .superRefine((p, ctx) => {
     const need = (field: keyof typeof p, why: string): void => {
-      if (p[field] === undefined) ctx.addIssue({ code: 'custom', path: [field], message: `expected a value (${why})` });
+      if (p[field] === undefined)
+        ctx.addIssue({ code: 'custom', path: [field], message: `expected a value (${why})` });
     };
-    if (p.model === 'reserved' && p.term_years === undefined) need('term_years', 'reserved pricing needs a term');
+    if (p.model === 'reserved' && p.term_years === undefined)
+      need('term_years', 'reserved pricing needs a term');
     if (p.model === 'owned') {
       need('capex_usd', 'owned hardware needs a purchase price');
       need('depreciation_years', 'owned hardware needs a depreciation period');
@@ -116,14 +141,20 @@ const pricingSchema = z
 
 export const candidateSchema = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { error: 'expected a name of letters, digits, ".", "_" or "-"' }),
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+      error: 'expected a name of letters, digits, ".", "_" or "-"',
+    }),
     instance: z.string().optional().describe('catalog instance key, e.g. aws/p5.48xlarge'),
     stack: z.string().optional().describe('serving stack profile; default from the accelerator vendor'),
-    model: z.string().optional().describe('a different model than the scenario’s is flagged as a product change'),
+    model: z
+      .string()
+      .optional()
+      .describe('a different model than the scenario’s is flagged as a product change'),
     precision: z
-      .strictObject({ weights: z.enum(PRECISIONS).default('bf16'), kv: z.enum(KV_PRECISIONS).default('bf16') })
+      .strictObject({
+        weights: z.enum(PRECISIONS).default('bf16'),
+        kv: z.enum(KV_PRECISIONS).default('bf16'),
+      })
       .default({ weights: 'bf16', kv: 'bf16' }),
     parallelism: z
       .strictObject({
@@ -191,11 +222,19 @@ export const scenarioSchema = z
       .strictObject({
         orchestration_usd_month: nonNegative('$ ≥ 0').default(0),
         egress_usd_gb: nonNegative('$/GB ≥ 0').default(0),
-        bytes_per_output_token: positive('bytes > 0').default(4).describe('response bytes per output token on the wire'),
+        bytes_per_output_token: positive('bytes > 0')
+          .default(4)
+          .describe('response bytes per output token on the wire'),
         pue: z.number().min(1, { error: 'expected a PUE ≥ 1' }).default(1.3),
         usd_kwh: nonNegative('$/kWh ≥ 0').default(0.08),
       })
-      .default({ orchestration_usd_month: 0, egress_usd_gb: 0, bytes_per_output_token: 4, pue: 1.3, usd_kwh: 0.08 }),
+      .default({
+        orchestration_usd_month: 0,
+        egress_usd_gb: 0,
+        bytes_per_output_token: 4,
+        pue: 1.3,
+        usd_kwh: 0.08,
+      }),
   })
   .superRefine((s, ctx) => {
     const seen = new Map<string, number>();

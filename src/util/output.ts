@@ -12,5 +12,9 @@ export async function emit(text: string, path?: string): Promise<void> {
 
 /** JSON with stable key order as built, 2-space indent, NaN/Infinity as null. */
 export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+  return JSON.stringify(
+    value,
+    (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v),
+    2,
+  );
 }

@@ -59,7 +59,7 @@ export class Rng {
   }
   /** An independent stream: a clone of this generator jumped ahead 2^64 draws. */
   fork(): Rng {
-    const clone = this.gen.clone() as JumpableRandomGenerator;
+    const clone = this.gen.clone();
     clone.jump();
     // advance self too so successive forks differ
     this.gen.jump();

@@ -33,7 +33,14 @@ export interface TraceProfile {
   ratePerMin: number[];
   promptHistogram: { low: number; high: number; count: number }[];
   outputHistogram: { low: number; high: number; count: number }[];
-  source: { file: string; format: string; rows: number; badRows: number; firstBadRows: string[]; warnings: string[] };
+  source: {
+    file: string;
+    format: string;
+    rows: number;
+    badRows: number;
+    firstBadRows: string[];
+    warnings: string[];
+  };
 }
 
 const QS = [0.5, 0.9, 0.99];

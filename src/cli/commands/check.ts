@@ -9,7 +9,10 @@ import { emit, toJson } from '../../util/output.js';
 export function resolvedView(r: ResolvedScenario): Record<string, unknown> {
   return {
     ...r.scenario,
-    workload: { ...r.scenario.workload, ...(r.tracePath === null ? {} : { trace: { ...r.scenario.workload.trace, path: r.tracePath } }) },
+    workload: {
+      ...r.scenario.workload,
+      ...(r.tracePath === null ? {} : { trace: { ...r.scenario.workload.trace, path: r.tracePath } }),
+    },
     resolved: {
       model: { key: r.model.key, name: r.model.name },
       candidates: r.candidates.map((c) => ({
@@ -17,7 +20,14 @@ export function resolvedView(r: ResolvedScenario): Record<string, unknown> {
         model: c.modelKey,
         product_change: c.productChange.length > 0 ? c.productChange : false,
         instance: c.instance?.key ?? null,
-        accelerator: c.accelerator === null ? null : { key: c.accelerator.key, name: c.accelerator.name, chips_per_instance: c.instance?.chips ?? null },
+        accelerator:
+          c.accelerator === null
+            ? null
+            : {
+                key: c.accelerator.key,
+                name: c.accelerator.name,
+                chips_per_instance: c.instance?.chips ?? null,
+              },
         stack: c.stack === null ? null : { key: c.stack.key, chosen_by: c.stackChosenBy },
         chips_per_replica: c.chipsPerReplica,
         pricing: c.spec.pricing.model,
@@ -52,6 +62,8 @@ export function registerCheck(program: Command): void {
     for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
     const view = resolvedView(r);
     await emit(opts.json === true ? toJson(view) : stringify(view, { lineWidth: 0 }));
-    process.stderr.write(`${file}: ok (${r.candidates.length} candidate${r.candidates.length === 1 ? '' : 's'})\n`);
+    process.stderr.write(
+      `${file}: ok (${r.candidates.length} candidate${r.candidates.length === 1 ? '' : 's'})\n`,
+    );
   });
 }

@@ -13,7 +13,16 @@ export const DEMO_SCENARIO = fileURLToPath(new URL('../../../scenarios/demo.yaml
 
 function candidateTable(cands: ResolvedCandidate[]): string {
   const t = new Table({
-    head: ['candidate', 'instance', 'accelerator', 'chips/replica', 'stack', 'pricing', '$/instance-hour', 'evidence'],
+    head: [
+      'candidate',
+      'instance',
+      'accelerator',
+      'chips/replica',
+      'stack',
+      'pricing',
+      '$/instance-hour',
+      'evidence',
+    ],
     style: { head: [], border: [], compact: true },
   });
   for (const c of cands)
@@ -38,7 +47,9 @@ export function registerDemo(program: Command): void {
     .action(async (opts: { markdown: string }) => {
       const r = await loadScenario(DEMO_SCENARIO);
       for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-      const profile = await profileTrace(relative(process.cwd(), r.tracePath!) || r.tracePath!, { format: r.scenario.workload.trace?.format ?? 'azure' });
+      const profile = await profileTrace(relative(process.cwd(), r.tracePath!) || r.tracePath!, {
+        format: r.scenario.workload.trace?.format ?? 'azure',
+      });
       await emit(
         [
           `pertoken demo — ${r.scenario.name}`,

@@ -24,10 +24,15 @@ export function profileText(p: TraceProfile): string {
       p.sessions === null
         ? 'none (open loop)'
         : `${p.sessions.count}, ${fmt(p.sessions.turnsMean)} turns mean` +
-          (p.sessions.gapS === null ? '' : `, gap p50 ${fmt(p.sessions.gapS.p50, 2)} s p90 ${fmt(p.sessions.gapS.p90, 2)} s`)
+          (p.sessions.gapS === null
+            ? ''
+            : `, gap p50 ${fmt(p.sessions.gapS.p50, 2)} s p90 ${fmt(p.sessions.gapS.p90, 2)} s`)
     }`,
   ];
-  if (p.cachedPromptFraction !== null) lines.push(`cached       ${fmt(100 * p.cachedPromptFraction)} % of prompt tokens served from the source's prefix cache`);
+  if (p.cachedPromptFraction !== null)
+    lines.push(
+      `cached       ${fmt(100 * p.cachedPromptFraction)} % of prompt tokens served from the source's prefix cache`,
+    );
   if (p.sourceFailed > 0) lines.push(`failed       ${p.sourceFailed} (marked failed by the source)`);
   return lines.join('\n');
 }
@@ -45,13 +50,15 @@ export function registerProfile(program: Command): void {
     .option('--json', 'print one JSON object')
     .option('--markdown', 'write a Markdown document a vendor could price')
     .option('--out <file>', 'write to a file instead of stdout');
-  addTraceOptions(cmd).action(async (trace: string, raw: RawTraceOptions & { json?: boolean; markdown?: boolean; out?: string }) => {
-    const opts = toReadOptions(raw);
-    const p = await profileTrace(trace, opts);
-    printReadNotes(p.source);
-    const out = raw.out;
-    if (raw.json === true) await emit(profileJson(p), out);
-    else if (raw.markdown === true) await emit(profileMarkdown(p), out);
-    else await emit(profileText(p), out);
-  });
+  addTraceOptions(cmd).action(
+    async (trace: string, raw: RawTraceOptions & { json?: boolean; markdown?: boolean; out?: string }) => {
+      const opts = toReadOptions(raw);
+      const p = await profileTrace(trace, opts);
+      printReadNotes(p.source);
+      const out = raw.out;
+      if (raw.json === true) await emit(profileJson(p), out);
+      else if (raw.markdown === true) await emit(profileMarkdown(p), out);
+      else await emit(profileText(p), out);
+    },
+  );
 }
