@@ -52,9 +52,14 @@ test('resolves instances, default stacks per vendor, and catalog prices', async 
 });
 
 test('unknown catalog keys are named with their position and near matches', async () => {
-  const msg = await errorOf(scenario('unknown.yaml', `  - { name: a, instance: aws/p5.48xlarg }\n`, 'llama-3.1-70'));
+  const msg = await errorOf(
+    scenario('unknown.yaml', `  - { name: a, instance: aws/p5.48xlarg }\n`, 'llama-3.1-70'),
+  );
   assert.match(msg, /unknown\.yaml:3:8: model: unknown model "llama-3\.1-70"; did you mean "llama-3\.1-70b"/);
-  assert.match(msg, /unknown\.yaml:5:26: candidates\[0\]\.instance: unknown instance "aws\/p5\.48xlarg"; did you mean "aws\/p5\.48xlarge"/);
+  assert.match(
+    msg,
+    /unknown\.yaml:5:26: candidates\[0\]\.instance: unknown instance "aws\/p5\.48xlarg"; did you mean "aws\/p5\.48xlarge"/,
+  );
 });
 
 test('a stack that does not run on the hardware, an unsupported precision, too many chips per replica', async () => {
@@ -69,12 +74,20 @@ test('a stack that does not run on the hardware, an unsupported precision, too m
   );
   assert.match(msg, /candidates\[0\]\.stack: stack "vllm" does not run on .*TPU v6e/);
   assert.match(msg, /candidates\[1\]\.precision\.weights: .*A100.* has no fp8 support/);
-  assert.match(msg, /candidates\[2\]\.parallelism: tp × pp = 16 chips per replica, but aws\/p5\.48xlarge has 8/);
+  assert.match(
+    msg,
+    /candidates\[2\]\.parallelism: tp × pp = 16 chips per replica, but aws\/p5\.48xlarge has 8/,
+  );
 });
 
 test('a pricing model with no published price asks for one instead of defaulting', async () => {
-  const msg = await errorOf(scenario('price.yaml', `  - { name: a, instance: aws/p5.48xlarge, pricing: { model: spot } }\n`));
-  assert.match(msg, /candidates\[0\]\.pricing\.model: aws\/p5\.48xlarge has no published spot price; give pricing\.usd_per_hour/);
+  const msg = await errorOf(
+    scenario('price.yaml', `  - { name: a, instance: aws/p5.48xlarge, pricing: { model: spot } }\n`),
+  );
+  assert.match(
+    msg,
+    /candidates\[0\]\.pricing\.model: aws\/p5\.48xlarge has no published spot price; give pricing\.usd_per_hour/,
+  );
 });
 
 test('a different model is flagged as a product change', async () => {
@@ -82,18 +95,29 @@ test('a different model is flagged as a product change', async () => {
     scenario('pc.yaml', `  - { name: a, instance: aws/p5.48xlarge, model: llama-3.1-8b }\n`),
     { catalog },
   );
-  assert.deepEqual(r.candidates[0]!.productChange, ['serves llama-3.1-8b instead of the reference llama-3.1-70b']);
+  assert.deepEqual(r.candidates[0]!.productChange, [
+    'serves llama-3.1-8b instead of the reference llama-3.1-70b',
+  ]);
   assert.ok(r.warnings.some((w) => w.includes('product change')));
 });
 
 test('a missing trace file is an error at workload.trace.path', async () => {
   const p = join(dir, 'notrace.yaml');
-  writeFileSync(p, `workload:\n  trace: { path: nope.csv }\nmodel: llama-3.1-8b\ncandidates:\n  - { name: a, instance: aws/p5.48xlarge }\n`);
-  assert.match(await errorOf(p), /notrace\.yaml:2:18: workload\.trace\.path: expected an existing trace file/);
+  writeFileSync(
+    p,
+    `workload:\n  trace: { path: nope.csv }\nmodel: llama-3.1-8b\ncandidates:\n  - { name: a, instance: aws/p5.48xlarge }\n`,
+  );
+  assert.match(
+    await errorOf(p),
+    /notrace\.yaml:2:18: workload\.trace\.path: expected an existing trace file/,
+  );
 });
 
 test('CLI: check prints the resolved scenario; a bad one exits 2 with the message', () => {
-  const ok = runCli(['check', scenario('cli.yaml', `  - { name: a, instance: aws/p5.48xlarge, parallelism: { tp: 2 } }\n`)]);
+  const ok = runCli([
+    'check',
+    scenario('cli.yaml', `  - { name: a, instance: aws/p5.48xlarge, parallelism: { tp: 2 } }\n`),
+  ]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /max_num_seqs: 256/);
   assert.match(ok.stdout, /chosen_by: default/);

@@ -50,19 +50,32 @@ test('a minimal scenario validates and every default is filled in', async () => 
 });
 
 test('JSON scenarios are read too, with positions', async () => {
-  const json = JSON.stringify({ workload: { trace: { path: 'x.csv' } }, model: 'm', candidates: [{ name: 'a', instance: 'i', replicas: 0 }] }, null, 2);
+  const json = JSON.stringify(
+    {
+      workload: { trace: { path: 'x.csv' } },
+      model: 'm',
+      candidates: [{ name: 'a', instance: 'i', replicas: 0 }],
+    },
+    null,
+    2,
+  );
   const msg = await errorOf(write('bad.json', json));
   assert.match(msg, /bad\.json:\d+:\d+: candidates\[0\]\.replicas: expected an integer ≥ 1, found 0/);
 });
 
 test('an unknown key names file:line:col and the path', async () => {
-  const msg = await errorOf(write('unknown.yaml', GOOD.replace('parallelism: { tp: 4 }', 'parallelism: { tp: 4, tpp: 2 }')));
+  const msg = await errorOf(
+    write('unknown.yaml', GOOD.replace('parallelism: { tp: 4 }', 'parallelism: { tp: 4, tpp: 2 }')),
+  );
   assert.match(msg, /unknown\.yaml:8:27: candidates\[0\]\.parallelism\.tpp: unknown key/);
 });
 
 test('a wrong type names the field, what was expected and what was found', async () => {
   const msg = await errorOf(write('type.yaml', GOOD.replace('tp: 4', 'tp: four')));
-  assert.match(msg, /type\.yaml:8:24: candidates\[0\]\.parallelism\.tp: expected an integer ≥ 1, found "four"/);
+  assert.match(
+    msg,
+    /type\.yaml:8:24: candidates\[0\]\.parallelism\.tp: expected an integer ≥ 1, found "four"/,
+  );
 });
 
 test('a missing required field is reported at its parent', async () => {
@@ -72,7 +85,10 @@ test('a missing required field is reported at its parent', async () => {
 
 test('exactly one of trace or synth', async () => {
   const both = GOOD.replace('workload:\n', 'workload:\n  synth: { preset: chat }\n');
-  assert.match(await errorOf(write('both.yaml', both)), /both\.yaml:3:3: workload: expected exactly one of `trace` or `synth`/);
+  assert.match(
+    await errorOf(write('both.yaml', both)),
+    /both\.yaml:3:3: workload: expected exactly one of `trace` or `synth`/,
+  );
 });
 
 test('cross-field rules: reserved needs a term, hardware needs an instance, names are unique', async () => {
@@ -85,9 +101,15 @@ candidates:
 `;
   const msg = await errorOf(write('rules.yaml', text));
   assert.match(msg, /3 problems/);
-  assert.match(msg, /rules\.yaml:4:38: candidates\[0\]\.pricing\.term_years: expected a value \(reserved pricing needs a term\)/);
+  assert.match(
+    msg,
+    /rules\.yaml:4:38: candidates\[0\]\.pricing\.term_years: expected a value \(reserved pricing needs a term\)/,
+  );
   assert.match(msg, /rules\.yaml:5:5: candidates\[1\]\.instance: expected a catalog instance key/);
-  assert.match(msg, /rules\.yaml:6:13: candidates\[2\]\.name: expected a unique name; "a" is also candidates\[0\]/);
+  assert.match(
+    msg,
+    /rules\.yaml:6:13: candidates\[2\]\.name: expected a unique name; "a" is also candidates\[0\]/,
+  );
 });
 
 test('an enum error lists the allowed values', async () => {
@@ -98,7 +120,10 @@ test('an enum error lists the allowed values', async () => {
 
 test('YAML syntax errors and duplicate keys give a position', async () => {
   assert.match(await errorOf(write('syntax.yaml', 'model: [a, b\n')), /syntax\.yaml:\d+:\d+: /);
-  assert.match(await errorOf(write('dup.yaml', 'model: a\nmodel: b\n')), /dup\.yaml:2:1: Map keys must be unique/);
+  assert.match(
+    await errorOf(write('dup.yaml', 'model: a\nmodel: b\n')),
+    /dup\.yaml:2:1: Map keys must be unique/,
+  );
 });
 
 test('empty and missing files are clear errors', async () => {
@@ -116,7 +141,12 @@ test('a synthetic workload in a scenario is validated with the synth schema, wit
   const ok = `workload:\n  synth: { preset: coding-agent, rate: 20, duration_s: 600 }\nmodel: m\ncandidates:\n  - { name: a, instance: i }\n`;
   const { value } = await loadValidated(write('synth-ok.yaml', ok), scenarioSchema);
   assert.equal(value.workload.synth?.preset, 'coding-agent');
-  const msg = await errorOf(write('synth-bad.yaml', ok.replace('rate: 20', 'rate: -3').replace('preset: coding-agent', 'preset: chatt')));
+  const msg = await errorOf(
+    write(
+      'synth-bad.yaml',
+      ok.replace('rate: 20', 'rate: -3').replace('preset: coding-agent', 'preset: chatt'),
+    ),
+  );
   assert.match(msg, /synth-bad\.yaml:2:20: workload\.synth\.preset: .*"chat".*found "chatt"/);
   assert.match(msg, /synth-bad\.yaml:2:33: workload\.synth\.rate: expected a number > 0, found -3/);
 });
