@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { Rng } from '../src/util/rng.js';
 import { readTrace } from '../src/workload/read.js';
 import { synthesize } from '../src/workload/synth/index.js';
+import { loadCatalog } from '../src/catalog/load.js';
+import { buildReplicaPerf, causalPairs, emptyStep, loadProfiles } from '../src/perf/index.js';
 
 interface Figure {
   bench: string;
@@ -85,8 +87,10 @@ async function main(): Promise<void> {
   }
 
   // 3. synthetic generation.
-  for (const preset of ['chat', 'coding-agent'] as const) {
-    const n = 1_000_000;
+  for (const [preset, n] of [
+    ['chat', 1_000_000],
+    ['coding-agent', 100_000],
+  ] as const) {
     const t0 = performance.now();
     let count = 0;
     for await (const batch of synthesize({ preset, rate: 100, requests: n, seed: 1 })) count += batch.length;
@@ -97,6 +101,42 @@ async function main(): Promise<void> {
       'M req/s',
       `${s.toFixed(2)} s`,
     );
+  }
+
+  // 4. the step-time function (the engine calls it millions of times)
+  {
+    const catalog = await loadCatalog();
+    const profiles = await loadProfiles();
+    for (const [modelKey, acc, tp] of [
+      ['llama-3.1-8b', 'H200', 1],
+      ['llama-3.1-70b', 'H100_SXM', 4],
+      ['mixtral-8x7b', 'H200', 2],
+    ] as const) {
+      const { replica } = buildReplicaPerf(
+        { model: catalog.model(modelKey), accelerator: catalog.accelerator(acc), stack: 'vllm', tp },
+        profiles,
+      );
+      const batch = emptyStep();
+      const calls = 5_000_000;
+      let sink = 0;
+      const t0 = performance.now();
+      for (let i = 0; i < calls; i++) {
+        batch.decodeSeqs = 1 + (i & 255);
+        batch.decodeContextTokens = batch.decodeSeqs * (512 + (i & 4095));
+        batch.prefillTokens = (i & 7) === 0 ? 512 : 0;
+        batch.prefillSeqs = batch.prefillTokens > 0 ? 1 : 0;
+        batch.prefillAttnPairs = batch.prefillTokens > 0 ? causalPairs(512, 1024) : 0;
+        batch.prefillContextTokens = batch.prefillTokens > 0 ? 1024 : 0;
+        sink += replica.stepTimeS(batch);
+      }
+      const s = (performance.now() - t0) / 1000;
+      record(
+        `stepTimeS ${modelKey} tp${tp} on ${acc}`,
+        calls / s / 1e6,
+        'M calls/s',
+        `bar ≥ 5 (checksum ${sink.toExponential(3)})`,
+      );
+    }
   }
 
   mkdirSync('bench/results', { recursive: true });

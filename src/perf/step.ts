@@ -56,6 +56,10 @@ interface Gemm {
   layers: number;
 }
 
+/** Decode-attention table: 64 points per factor e of context (≤ 1.6 % apart), up to e^36 tokens. */
+const ATTN_TABLE_PER_E = 64;
+const ATTN_TABLE_MAX_LN = 36;
+
 /** Everything about a replica that does not depend on the batch. */
 export class ReplicaModel implements ReplicaPerf {
   readonly plan: MemoryPlan;
@@ -76,6 +80,8 @@ export class ReplicaModel implements ReplicaPerf {
   private readonly attnFlopsPerPair: number;
   private readonly linearByTokens: Float64Array;
   private readonly lmHeadBySeqs: Float64Array;
+  /** Decode attention per layer at context e^(i / ATTN_TABLE_PER_E) tokens. */
+  private readonly decodeAttnTable: Float64Array;
   private readonly decodeCorr: [number, number][] | undefined;
   private readonly prefillCorr: [number, number][] | undefined;
 
@@ -151,6 +157,9 @@ export class ReplicaModel implements ReplicaPerf {
     this.lmHeadBySeqs = new Float64Array(spec.maxNumSeqs + spec.maxNumBatchedTokens + 1);
     for (let s = 1; s < this.lmHeadBySeqs.length; s++)
       this.lmHeadBySeqs[s] = this.gemm(this.lmHead, s).seconds;
+    this.decodeAttnTable = new Float64Array(Math.ceil(ATTN_TABLE_MAX_LN * ATTN_TABLE_PER_E) + 2);
+    for (let i = 0; i < this.decodeAttnTable.length; i++)
+      this.decodeAttnTable[i] = this.decodeAttnExactS(Math.exp(i / ATTN_TABLE_PER_E));
   }
 
   private gemm(g: Gemm, m: number): KernelTime {
@@ -256,55 +265,65 @@ export class ReplicaModel implements ReplicaPerf {
     return out;
   }
 
-  private decodeAttention(
-    seqs: number,
-    contextTokens: number,
-  ): { full: KernelTime; sliding: KernelTime | null } {
-    const bytesFull = contextTokens * this.kvBytesPerTokenLayer;
-    const full = decodeAttentionTime(bytesFull, contextTokens * this.attnFlopsPerPair, this.rates, this.kp);
-    if (this.decodeCorr !== undefined)
-      full.seconds *= Math.exp(correctionAt(this.decodeCorr, Math.log(bytesFull)));
-    if (this.slidingLayers === 0) return { full, sliding: null };
-    const ctx = Math.min(contextTokens, seqs * this.window);
-    const sliding = decodeAttentionTime(
-      ctx * this.kvBytesPerTokenLayer,
-      ctx * this.attnFlopsPerPair,
-      this.rates,
-      this.kp,
-    );
-    return { full, sliding };
+  /** Exact decode-attention seconds of one layer over `contextTokens` of KV (builds the table). */
+  private decodeAttnExactS(contextTokens: number): number {
+    const bytes = contextTokens * this.kvBytesPerTokenLayer;
+    const t = decodeAttentionTime(bytes, contextTokens * this.attnFlopsPerPair, this.rates, this.kp).seconds;
+    return this.decodeCorr === undefined ? t : t * Math.exp(correctionAt(this.decodeCorr, Math.log(bytes)));
   }
 
-  private prefillAttention(pairs: number, contextTokens: number): KernelTime {
-    const t = prefillAttentionTime(
-      pairs * this.attnFlopsPerPair,
+  /** Decode-attention seconds of one layer: log-spaced table, linear between points (hot path). */
+  private decodeAttnS(contextTokens: number): number {
+    if (contextTokens <= 0) return 0;
+    const x = Math.log(contextTokens) * ATTN_TABLE_PER_E;
+    const i = x | 0;
+    if (i + 1 >= this.decodeAttnTable.length) return this.decodeAttnExactS(contextTokens);
+    const a = this.decodeAttnTable[i]!;
+    return a + (x - i) * (this.decodeAttnTable[i + 1]! - a);
+  }
+
+  /** Decode attention of one layer with its FLOPs, bytes and bound (for the breakdown). */
+  private decodeAttnKernel(contextTokens: number): KernelTime {
+    const t = decodeAttentionTime(
       contextTokens * this.kvBytesPerTokenLayer,
+      contextTokens * this.attnFlopsPerPair,
       this.rates,
       this.kp,
     );
+    return { ...t, seconds: this.decodeAttnS(contextTokens) };
+  }
+
+  /** Prefill attention of one layer (the hot path uses `.seconds`). */
+  private prefillAttention(pairs: number, contextTokens: number): KernelTime {
+    const flops = pairs * this.attnFlopsPerPair;
+    const t = prefillAttentionTime(flops, contextTokens * this.kvBytesPerTokenLayer, this.rates, this.kp);
     if (this.prefillCorr !== undefined)
-      t.seconds *= Math.exp(correctionAt(this.prefillCorr, Math.log(pairs * this.attnFlopsPerPair)));
+      t.seconds *= Math.exp(correctionAt(this.prefillCorr, Math.log(flops)));
     return t;
   }
 
-  /** Seconds for one step; the engine's hot path (tables + two attention kernels, no allocation). */
+  /** Seconds for one step; the engine's hot path (tables and one prefill kernel, no decode allocation). */
   stepTimeS(b: StepBatch): number {
     const tokens = b.decodeSeqs + b.prefillTokens;
     if (tokens <= 0) return 0;
     let s = this.profile.stepOverheadS;
-    s +=
-      tokens < this.linearByTokens.length
-        ? this.linearByTokens[tokens]!
-        : this.linearComponents(tokens).reduce((a, c) => a + c.seconds, 0);
+    s += tokens < this.linearByTokens.length ? this.linearByTokens[tokens]! : this.linearSeconds(tokens);
     const seqs = b.decodeSeqs + b.prefillSeqs;
     s += seqs < this.lmHeadBySeqs.length ? this.lmHeadBySeqs[seqs]! : this.gemm(this.lmHead, seqs).seconds;
     if (b.decodeSeqs > 0) {
-      const a = this.decodeAttention(b.decodeSeqs, b.decodeContextTokens);
-      s +=
-        a.full.seconds * this.fullLayers + (a.sliding === null ? 0 : a.sliding.seconds * this.slidingLayers);
+      s += this.decodeAttnS(b.decodeContextTokens) * this.fullLayers;
+      if (this.slidingLayers > 0)
+        s +=
+          this.decodeAttnS(Math.min(b.decodeContextTokens, b.decodeSeqs * this.window)) * this.slidingLayers;
     }
     if (b.prefillTokens > 0)
       s += this.prefillAttention(b.prefillAttnPairs, b.prefillContextTokens).seconds * this.spec.model.layers;
+    return s;
+  }
+
+  private linearSeconds(tokens: number): number {
+    let s = 0;
+    for (const c of this.linearComponents(tokens)) s += c.seconds;
     return s;
   }
 
@@ -324,23 +343,27 @@ export class ReplicaModel implements ReplicaPerf {
         bound: lm.bound,
       });
       if (b.decodeSeqs > 0) {
-        const a = this.decodeAttention(b.decodeSeqs, b.decodeContextTokens);
+        const full = this.decodeAttnKernel(b.decodeContextTokens);
+        const sliding =
+          this.slidingLayers > 0
+            ? this.decodeAttnKernel(Math.min(b.decodeContextTokens, b.decodeSeqs * this.window))
+            : null;
         comps.push({
           name: 'decode attention (KV read)',
           count: this.fullLayers,
-          seconds: a.full.seconds * this.fullLayers,
-          flops: a.full.flops * this.fullLayers,
-          bytes: a.full.bytes * this.fullLayers,
-          bound: a.full.bound,
+          seconds: full.seconds * this.fullLayers,
+          flops: full.flops * this.fullLayers,
+          bytes: full.bytes * this.fullLayers,
+          bound: full.bound,
         });
-        if (a.sliding !== null)
+        if (sliding !== null)
           comps.push({
             name: 'decode attention (sliding window)',
             count: this.slidingLayers,
-            seconds: a.sliding.seconds * this.slidingLayers,
-            flops: a.sliding.flops * this.slidingLayers,
-            bytes: a.sliding.bytes * this.slidingLayers,
-            bound: a.sliding.bound,
+            seconds: sliding.seconds * this.slidingLayers,
+            flops: sliding.flops * this.slidingLayers,
+            bytes: sliding.bytes * this.slidingLayers,
+            bound: sliding.bound,
           });
       }
       if (b.prefillTokens > 0) {
