@@ -71,17 +71,7 @@ export function gemmTime(
   rates: ChipRates,
   p: KernelParams,
 ): KernelTime {
-  const flops = 2 * m * n * k;
-  const bytes = n * k * weightBytes + (m * k + m * n) * actBytes;
-  const eff = (p.gemmComputeEff * m) / (m + p.gemmMHalf);
-  const computeS = flops / (rates.peakFlops * eff);
-  const memoryS = bytes / (rates.hbmBytesPerS * p.memEff);
-  return {
-    seconds: smoothMax3(p.gemmFloorS, computeS, memoryS, p.smoothP),
-    flops,
-    bytes,
-    bound: boundOf(p.gemmFloorS, computeS, memoryS),
-  };
+  return groupedGemmTime(m, 1, n, k, weightBytes, actBytes, rates, p);
 }
 
 /** Decode attention over `kvBytes` of cache with `flops` of math (one query token per sequence). */

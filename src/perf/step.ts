@@ -60,6 +60,18 @@ interface Gemm {
 const ATTN_TABLE_PER_E = 64;
 const ATTN_TABLE_MAX_LN = 36;
 
+/** A kernel that runs `count` times in the step (once per layer, usually), as a breakdown line. */
+function scaled(name: string, count: number, t: KernelTime): StepComponent {
+  return {
+    name,
+    count,
+    seconds: t.seconds * count,
+    flops: t.flops * count,
+    bytes: t.bytes * count,
+    bound: t.bound,
+  };
+}
+
 /** Everything about a replica that does not depend on the batch. */
 export class ReplicaModel implements ReplicaPerf {
   readonly plan: MemoryPlan;
@@ -106,6 +118,10 @@ export class ReplicaModel implements ReplicaPerf {
     this.kp = effectiveKernel(profile);
     const gemmPrecision = acc.precisions.includes(spec.weights) ? spec.weights : 'bf16';
     this.rates = chipRates(acc, gemmPrecision);
+    if (gemmPrecision !== spec.weights)
+      this.plan.notes.push(
+        `${acc.name} has no ${spec.weights} math in the catalog: ${spec.weights} weights are modelled as weight-only quantization (${spec.weights} bytes, bf16 compute)`,
+      );
     this.wb = BYTES_PER_ELEMENT[spec.weights];
     const moe = m.moe;
     this.moeLayers = moe === null ? 0 : m.layers - moe.firstDenseLayers;
@@ -177,26 +193,12 @@ export class ReplicaModel implements ReplicaPerf {
     const out: StepComponent[] = [];
     for (const g of this.gemms) {
       const t = this.gemm(g, tokens);
-      out.push({
-        name: g.name,
-        count: g.layers,
-        seconds: t.seconds * g.layers,
-        flops: t.flops * g.layers,
-        bytes: t.bytes * g.layers,
-        bound: t.bound,
-      });
+      out.push(scaled(g.name, g.layers, t));
     }
     const moe = m.moe;
     if (moe !== null && this.moeLayers > 0) {
       const router = gemmTime(tokens, moe.routedExperts, m.hiddenSize, 2, 2, this.rates, this.kp);
-      out.push({
-        name: 'moe router',
-        count: this.moeLayers,
-        seconds: router.seconds * this.moeLayers,
-        flops: router.flops * this.moeLayers,
-        bytes: router.bytes * this.moeLayers,
-        bound: router.bound,
-      });
+      out.push(scaled('moe router', this.moeLayers, router));
       const e = moe.routedExperts;
       const k = moe.expertsPerToken;
       // expected distinct experts touched by `tokens` tokens choosing k of e uniformly
@@ -206,22 +208,8 @@ export class ReplicaModel implements ReplicaPerf {
       const gu = groupedGemmTime(mPer, touched, 2 * f, m.hiddenSize, this.wb, 2, this.rates, this.kp);
       const dn = groupedGemmTime(mPer, touched, m.hiddenSize, f, this.wb, 2, this.rates, this.kp);
       out.push(
-        {
-          name: `experts gate_up (${touched.toFixed(1)} of ${e} touched)`,
-          count: this.moeLayers,
-          seconds: gu.seconds * this.moeLayers,
-          flops: gu.flops * this.moeLayers,
-          bytes: gu.bytes * this.moeLayers,
-          bound: gu.bound,
-        },
-        {
-          name: 'experts down',
-          count: this.moeLayers,
-          seconds: dn.seconds * this.moeLayers,
-          flops: dn.flops * this.moeLayers,
-          bytes: dn.bytes * this.moeLayers,
-          bound: dn.bound,
-        },
+        scaled(`experts gate_up (${touched.toFixed(1)} of ${e} touched)`, this.moeLayers, gu),
+        scaled('experts down', this.moeLayers, dn),
       );
     }
     // norms (2), rotary, activation: four elementwise kernels per layer
@@ -348,35 +336,14 @@ export class ReplicaModel implements ReplicaPerf {
           this.slidingLayers > 0
             ? this.decodeAttnKernel(Math.min(b.decodeContextTokens, b.decodeSeqs * this.window))
             : null;
-        comps.push({
-          name: 'decode attention (KV read)',
-          count: this.fullLayers,
-          seconds: full.seconds * this.fullLayers,
-          flops: full.flops * this.fullLayers,
-          bytes: full.bytes * this.fullLayers,
-          bound: full.bound,
-        });
+        comps.push(scaled('decode attention (KV read)', this.fullLayers, full));
         if (sliding !== null)
-          comps.push({
-            name: 'decode attention (sliding window)',
-            count: this.slidingLayers,
-            seconds: sliding.seconds * this.slidingLayers,
-            flops: sliding.flops * this.slidingLayers,
-            bytes: sliding.bytes * this.slidingLayers,
-            bound: sliding.bound,
-          });
+          comps.push(scaled('decode attention (sliding window)', this.slidingLayers, sliding));
       }
       if (b.prefillTokens > 0) {
         const p = this.prefillAttention(b.prefillAttnPairs, b.prefillContextTokens);
         const L = this.spec.model.layers;
-        comps.push({
-          name: 'prefill attention (causal)',
-          count: L,
-          seconds: p.seconds * L,
-          flops: p.flops * L,
-          bytes: p.bytes * L,
-          bound: p.bound,
-        });
+        comps.push(scaled('prefill attention (causal)', L, p));
       }
       comps.push({
         name: 'host / scheduler overhead',
