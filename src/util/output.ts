@@ -1,4 +1,5 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 /** Write text to a file, or to stdout when `path` is undefined or '-'. */
 export async function emit(text: string, path?: string): Promise<void> {
@@ -6,6 +7,7 @@ export async function emit(text: string, path?: string): Promise<void> {
     process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
     return;
   }
+  await mkdir(dirname(path), { recursive: true });
   await writeFile(path, text.endsWith('\n') ? text : `${text}\n`);
   process.stderr.write(`wrote ${path}\n`);
 }
