@@ -6,6 +6,7 @@ import { registerCatalog } from './commands/catalog.js';
 import { registerCheck } from './commands/check.js';
 import { registerDemo } from './commands/demo.js';
 import { registerCalibrate, registerPerf } from './commands/perf.js';
+import { registerValidate } from './commands/validate.js';
 
 /** Build the command tree. Each command is a thin shell: parse, call the library, print. */
 export function buildProgram(): Command {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerCheck(program);
   registerPerf(program);
   registerCalibrate(program);
+  registerValidate(program);
   return program;
 }
 

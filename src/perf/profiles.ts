@@ -72,6 +72,10 @@ export function chooseProfile(
         ...measured,
         stepOverheadS: overheads.stepOverheadS,
         allReduceLatencyS: overheads.allReduceLatencyS,
+        // a stack's fitted efficiency relative to the kernel model (1 for the default) applies on
+        // top of measured kernels too: the published fits use the H200 kernel fit as their base
+        computeEffScale: overheads.computeEffScale,
+        memEffScale: overheads.memEffScale,
       },
       kernelSource: 'measured',
       overheadSource: overheads.source,

@@ -17,6 +17,7 @@ import {
   type StepBreakdown,
 } from '../../perf/index.js';
 import { addCatalogOption } from '../catalog-option.js';
+import { calibratePublished } from './validate.js';
 import { InputError } from '../../util/errors.js';
 import { emit, toJson } from '../../util/output.js';
 
@@ -196,11 +197,18 @@ export function registerPerf(program: Command): void {
 export function registerCalibrate(program: Command): void {
   const cmd = program
     .command('calibrate')
-    .description('Fit a performance profile to a measured microbenchmark table (held-out error reported)')
+    .description(
+      'Fit a performance profile to a measured microbenchmark table, or a stack profile to published results (held-out error reported)',
+    )
     .option('--table <file>', 'microbenchmark table (format of tools/profile-accelerator.py)')
     .option(
+      '--published <file>',
+      'published results (calibration/published-results.json format): fit --stack, optionally on --hardware only',
+    )
+    .option('--profiles <dir...>', 'extra profile directories the fit builds on (--published)')
+    .option(
       '--hardware <key>',
-      'catalog accelerator the table was measured on (default: from the table meta)',
+      'catalog accelerator the table was measured on (default: from the table meta); with --published, fit that accelerator only',
     )
     .option('--stack <key>', 'stack the profile is for (measured tables are stack-neutral kernels)')
     .option('--out <file>', 'write the profile here')
@@ -208,14 +216,22 @@ export function registerCalibrate(program: Command): void {
   addCatalogOption(cmd).action(
     async (o: {
       table?: string;
+      published?: string;
+      profiles?: string[];
       hardware?: string;
       stack?: string;
       out?: string;
       json?: boolean;
       catalog?: string[];
     }) => {
+      if (o.published !== undefined) {
+        if (o.table !== undefined) throw new InputError('calibrate: give --table or --published, not both');
+        return calibratePublished({ ...o, published: o.published });
+      }
       if (o.table === undefined)
-        throw new InputError('calibrate: give --table <file> (a measured microbenchmark table)');
+        throw new InputError(
+          'calibrate: give --table <file> (a measured microbenchmark table) or --published <file> --stack <key>',
+        );
       const catalog = await loadCatalog({ extraDirs: o.catalog ?? [] });
       let raw: unknown;
       try {

@@ -1,0 +1,159 @@
+import type { Command } from 'commander';
+import { fileURLToPath } from 'node:url';
+import Table from 'cli-table3';
+import { loadCatalog } from '../../catalog/load.js';
+import { BUNDLED_PROFILE_DIR, loadProfiles } from '../../perf/profiles.js';
+import {
+  prepareAll,
+  readPublishedCases,
+  validateCases,
+  type GroupSummary,
+  type ValidationReport,
+} from '../../perf/validate.js';
+import { fitPublishedProfile } from '../../perf/fit-published.js';
+import { addCatalogOption } from '../catalog-option.js';
+import { InputError } from '../../util/errors.js';
+import { emit, toJson } from '../../util/output.js';
+
+/** The published results shipped with the package. */
+export const BUNDLED_PUBLISHED_RESULTS = fileURLToPath(
+  new URL('../../../calibration/published-results.json', import.meta.url),
+);
+
+const fmt = (x: number | null, digits = 0): string =>
+  x === null || !Number.isFinite(x) ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: digits });
+const pct = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(1)} %` : '—');
+
+function groupTable(title: string, groups: Record<string, GroupSummary>): string {
+  const t = new Table({
+    head: [title, 'n', 'median |error|', 'median error'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const [k, g] of Object.entries(groups))
+    t.push([k, g.n, `${g.medianAbsErrorPct.toFixed(1)} %`, pct(g.medianErrorPct)]);
+  return t.toString();
+}
+
+/** The text report: predicted cases, skipped cases with reasons, then the summary. */
+export function formatValidation(report: ValidationReport, file: string): string {
+  const rows = report.cases;
+  const pred = new Table({
+    head: ['case', 'hardware', 'stack', 'mode', 'layout', 'batch', 'reported', 'predicted', 'error', 'split'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const r of rows) {
+    if (r.status !== 'predicted') continue;
+    const c = r.config!;
+    const unit = r.metric === 'TTFT s' ? ' s' : '';
+    pred.push([
+      r.id.length > 64 ? `${r.id.slice(0, 63)}…` : r.id,
+      r.hardwareKey,
+      r.stack ?? '—',
+      c.mode,
+      c.layout,
+      c.batch ?? '—',
+      `${fmt(r.reported, r.metric === 'TTFT s' ? 3 : 0)}${unit}`,
+      `${fmt(r.predicted, r.metric === 'TTFT s' ? 3 : 0)}${unit}`,
+      pct(r.errorPct!),
+      r.heldOut === true ? 'held out' : 'fitted',
+    ]);
+  }
+  const skipped = rows.filter((r) => r.status === 'skipped');
+  const s = report.summary;
+  const lines = [
+    `validation against ${file}: ${rows.length} cases, ${rows.length - skipped.length} predicted, ${skipped.length} skipped`,
+    'throughput per chip (output tokens/s; InferenceX: input+output tokens/s); batch-1 rows compare TTFT',
+    pred.toString(),
+    '',
+    `skipped (${skipped.length}):`,
+    ...skipped.map((r) => `  ${r.id}: [${r.skipCode}] ${r.reason}`),
+    '',
+    `throughput: ${s.n} cases, median |error| ${s.medianAbsErrorPct.toFixed(1)} % (median error ${pct(s.medianErrorPct)}), ` +
+      `${(100 * s.within15Pct).toFixed(0)} % within ±15 %, ${(100 * s.within30Pct).toFixed(0)} % within ±30 %`,
+    `  cases the published fits were fitted on: ${s.bySplit.fitted.n}, median |error| ${s.bySplit.fitted.medianAbsErrorPct.toFixed(1)} %; ` +
+      `held out of every fit: ${s.bySplit.heldOut.n}, median |error| ${s.bySplit.heldOut.medianAbsErrorPct.toFixed(1)} %`,
+    `  latency (not in the bar): TPOT ${s.latency.tpot.n} cases ${s.latency.tpot.medianAbsErrorPct.toFixed(1)} %, ` +
+      `TTFT (fixed concurrency) ${s.latency.ttft.n} cases ${s.latency.ttft.medianAbsErrorPct.toFixed(1)} %, ` +
+      `batch-1 TTFT ${s.latency.batch1Ttft.n} cases ${s.latency.batch1Ttft.medianAbsErrorPct.toFixed(1)} %`,
+    `  skipped by reason: ${Object.entries(s.skippedReasons)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+    groupTable('hardware family', s.byFamily),
+    groupTable('hardware', s.byHardware),
+    groupTable('source', s.bySource),
+    groupTable('stack', s.byStack),
+    groupTable('mode', s.byMode),
+    groupTable('model', s.byModel),
+  ];
+  return lines.join('\n');
+}
+
+interface ValidateOpts {
+  cases?: string;
+  json?: boolean;
+  profiles?: string[];
+  catalog?: string[];
+}
+
+export function registerValidate(program: Command): void {
+  const cmd = program
+    .command('validate')
+    .description(
+      'Predict published benchmark results (MLPerf, TensorRT-LLM tables, InferenceX) with the performance model and report the errors',
+    )
+    .option(
+      '--cases <file>',
+      'published-results file (default: the shipped calibration/published-results.json)',
+    )
+    .option('--profiles <dir...>', 'extra performance-profile directories (from `pertoken calibrate`)')
+    .option('--json', 'print { cases, summary } as JSON');
+  addCatalogOption(cmd).action(async (o: ValidateOpts) => {
+    const file = o.cases ?? BUNDLED_PUBLISHED_RESULTS;
+    const [catalog, profiles, cases] = await Promise.all([
+      loadCatalog({ extraDirs: o.catalog ?? [] }),
+      loadProfiles([BUNDLED_PROFILE_DIR, ...(o.profiles ?? [])]),
+      readPublishedCases(file),
+    ]);
+    const report = validateCases(cases, catalog, profiles);
+    if (o.json === true) return emit(toJson(report));
+    return emit(formatValidation(report, o.cases ?? 'calibration/published-results.json'));
+  });
+}
+
+export interface CalibratePublishedOpts {
+  published: string;
+  stack?: string;
+  hardware?: string;
+  out?: string;
+  json?: boolean;
+  profiles?: string[];
+  catalog?: string[];
+}
+
+/** `pertoken calibrate --published FILE --stack S [--hardware H]`: fit, report held-out error, write. */
+export async function calibratePublished(o: CalibratePublishedOpts): Promise<void> {
+  if (o.stack === undefined)
+    throw new InputError('calibrate --published: give --stack <key> (e.g. trtllm, vllm, rocm-vllm, sglang)');
+  const [catalog, profiles, cases] = await Promise.all([
+    loadCatalog({ extraDirs: o.catalog ?? [] }),
+    loadProfiles([BUNDLED_PROFILE_DIR, ...(o.profiles ?? [])]),
+    readPublishedCases(o.published),
+  ]);
+  catalog.stack(o.stack);
+  if (o.hardware !== undefined) catalog.accelerator(o.hardware);
+  const { prepared } = prepareAll(cases, catalog);
+  const r = fitPublishedProfile(prepared, profiles, o.stack, o.hardware ?? null, o.published);
+  if (o.out !== undefined) await emit(toJson(r.profile), o.out);
+  if (o.json === true) return emit(toJson(r));
+  const p = r.profile;
+  return emit(
+    [
+      `calibrated ${p.key} from ${o.published}: ${r.n} predictable cases, fitted on ${r.trainN}, ${r.heldOutN} held out (deterministic split by case group)`,
+      `held-out median |error|: ${r.heldOutMedianAbsErrorPct.toFixed(1)} % (before the fit: ${r.beforeHeldOutMedianAbsErrorPct.toFixed(1)} %)`,
+      `  fitted cases: ${r.trainMedianAbsErrorPct.toFixed(1)} % (all cases before the fit: ${r.beforeMedianAbsErrorPct.toFixed(1)} %)`,
+      `parameters: compute efficiency × ${p.computeEffScale.toFixed(3)}, memory efficiency × ${p.memEffScale.toFixed(3)}, ` +
+        `step overhead ${(p.stepOverheadS * 1e3).toFixed(2)} ms, all-reduce latency ${(p.allReduceLatencyS * 1e6).toFixed(1)} µs`,
+      o.out === undefined ? 'not written (give --out FILE)' : `profile written to ${o.out}`,
+    ].join('\n'),
+  );
+}
