@@ -7,6 +7,7 @@ import { registerCheck } from './commands/check.js';
 import { registerDemo } from './commands/demo.js';
 import { registerCalibrate, registerPerf } from './commands/perf.js';
 import { registerValidate } from './commands/validate.js';
+import { registerSimulate } from './commands/simulate.js';
 
 /** Build the command tree. Each command is a thin shell: parse, call the library, print. */
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerPerf(program);
   registerCalibrate(program);
   registerValidate(program);
+  registerSimulate(program);
   return program;
 }
 
