@@ -62,13 +62,20 @@ const FIELDS: (keyof KernelParams)[] = [
   'attnPrefillComputeEff',
 ];
 
+/** Keep fitted parameters physical: floors above 10 ns, efficiencies in [0.001, 1], p in [1, 12]. */
 function clampParams(p: KernelParams): KernelParams {
+  const eff = (x: number): number => Math.min(1, Math.max(1e-3, x));
+  const floor = (x: number): number => Math.max(1e-8, x);
   return {
     ...p,
-    gemmComputeEff: Math.min(1, p.gemmComputeEff),
-    memEff: Math.min(1, p.memEff),
-    attnDecodeMemEff: Math.min(1, p.attnDecodeMemEff),
-    attnPrefillComputeEff: Math.min(1, p.attnPrefillComputeEff),
+    gemmFloorS: floor(p.gemmFloorS),
+    attnDecodeFloorS: floor(p.attnDecodeFloorS),
+    attnPrefillFloorS: floor(p.attnPrefillFloorS),
+    elementwiseFloorS: floor(p.elementwiseFloorS),
+    gemmComputeEff: eff(p.gemmComputeEff),
+    memEff: eff(p.memEff),
+    attnDecodeMemEff: eff(p.attnDecodeMemEff),
+    attnPrefillComputeEff: eff(p.attnPrefillComputeEff),
     smoothP: Math.min(12, Math.max(1, p.smoothP)),
   };
 }
