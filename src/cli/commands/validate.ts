@@ -11,6 +11,7 @@ import {
   type ValidationReport,
 } from '../../perf/validate.js';
 import { fitPublishedProfile } from '../../perf/fit-published.js';
+import { validateCasesWithEngine, type EngineValidationReport } from '../../perf/validate-engine.js';
 import { addCatalogOption } from '../catalog-option.js';
 import { InputError } from '../../util/errors.js';
 import { emit, toJson } from '../../util/output.js';
@@ -35,7 +36,7 @@ function groupTable(title: string, groups: Record<string, GroupSummary>): string
 }
 
 /** The text report: predicted cases, skipped cases with reasons, then the summary. */
-export function formatValidation(report: ValidationReport, file: string): string {
+export function formatValidation(report: ValidationReport | EngineValidationReport, file: string): string {
   const rows = report.cases;
   const pred = new Table({
     head: ['case', 'hardware', 'stack', 'mode', 'layout', 'batch', 'reported', 'predicted', 'error', 'split'],
@@ -85,7 +86,67 @@ export function formatValidation(report: ValidationReport, file: string): string
     groupTable('mode', s.byMode),
     groupTable('model', s.byModel),
   ];
+  if ('engine' in s) lines.push('', ...engineLines(report as EngineValidationReport));
   return lines.join('\n');
+}
+
+/** The engine comparison (Server / Interactive cases simulated at their scheduled rate). */
+function engineLines(report: EngineValidationReport): string[] {
+  const t = new Table({
+    head: [
+      'case',
+      'hardware',
+      'qps',
+      'sim',
+      'reported',
+      'engine',
+      'error',
+      'TTFT p99 ms',
+      'TPOT p99 ms',
+      'ok',
+    ],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const r of report.cases) {
+    const e = r.engine;
+    if (e === null) continue;
+    const lat = (pred: number, err: number | null): string =>
+      `${fmt(pred)}${err === null ? '' : ` (${pct(err)})`}`;
+    t.push([
+      r.id.length > 48 ? `${r.id.slice(0, 47)}…` : r.id,
+      r.hardwareKey,
+      fmt(e.targetQps, 1),
+      `${e.simulatedReplicas}/${e.replicas}`,
+      fmt(r.reported),
+      fmt(e.throughput),
+      pct(e.errorPct),
+      lat(e.ttftP99Ms, e.ttftErrorPct),
+      lat(e.tpotP99Ms, e.tpotErrorPct),
+      e.meetsConstraints ? 'yes' : e.keepsUp ? 'slo' : 'queue',
+    ]);
+  }
+  const s = report.summary.engine;
+  const g = new Table({
+    head: ['hardware', 'n', '|thr error|', '|TTFT p99 error|', '|TPOT p99 error|'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const [k, v] of Object.entries(s.byHardware))
+    g.push([
+      k,
+      v.n,
+      `${v.medianAbsThroughputErrorPct.toFixed(1)} %`,
+      `${v.medianAbsTtftP99ErrorPct.toFixed(1)} %`,
+      `${v.medianAbsTpotP99ErrorPct.toFixed(1)} %`,
+    ]);
+  return [
+    'engine (Server / Interactive at the scheduled rate; sim = replicas simulated / in the system; ok: yes = meets the p99 limits, slo = keeps up but misses them, queue = the queue diverges):',
+    t.toString(),
+    `engine: ${s.n} cases, median |error| throughput ${s.medianAbsThroughputErrorPct.toFixed(1)} %, ` +
+      `TTFT p99 ${s.medianAbsTtftP99ErrorPct.toFixed(1)} %, TPOT p99 ${s.medianAbsTpotP99ErrorPct.toFixed(1)} %; ` +
+      `${s.keepsUp} keep up, ${s.meetsConstraints} meet the limits`,
+    ...s.skipped.map((x) => `  engine skipped ${x.id}: ${x.reason}`),
+    g.toString(),
+  ];
 }
 
 interface ValidateOpts {
@@ -93,6 +154,7 @@ interface ValidateOpts {
   json?: boolean;
   profiles?: string[];
   catalog?: string[];
+  engine?: boolean;
 }
 
 export function registerValidate(program: Command): void {
@@ -106,7 +168,8 @@ export function registerValidate(program: Command): void {
       'published-results file (default: the shipped calibration/published-results.json)',
     )
     .option('--profiles <dir...>', 'extra performance-profile directories (from `pertoken calibrate`)')
-    .option('--json', 'print { cases, summary } as JSON');
+    .option('--json', 'print { cases, summary } as JSON')
+    .option('--no-engine', 'skip the engine runs of Server / Interactive cases (steady-state only)');
   addCatalogOption(cmd).action(async (o: ValidateOpts) => {
     const file = o.cases ?? BUNDLED_PUBLISHED_RESULTS;
     const [catalog, profiles, cases] = await Promise.all([
@@ -114,7 +177,10 @@ export function registerValidate(program: Command): void {
       loadProfiles([BUNDLED_PROFILE_DIR, ...(o.profiles ?? [])]),
       readPublishedCases(file),
     ]);
-    const report = validateCases(cases, catalog, profiles);
+    const report =
+      o.engine === false
+        ? validateCases(cases, catalog, profiles)
+        : await validateCasesWithEngine(cases, catalog, profiles);
     if (o.json === true) return emit(toJson(report));
     return emit(formatValidation(report, o.cases ?? 'calibration/published-results.json'));
   });
