@@ -45,6 +45,23 @@ export function smoothMax3(a: number, b: number, c: number, p: number): number {
   return Math.pow(Math.pow(a, p) + Math.pow(b, p) + Math.pow(c, p), 1 / p);
 }
 
+/** A kernel's time as the smooth max of its floor, compute time and memory time, with what bound it. */
+function kernel(
+  floorS: number,
+  computeS: number,
+  memoryS: number,
+  flops: number,
+  bytes: number,
+  p: number,
+): KernelTime {
+  return {
+    seconds: smoothMax3(floorS, computeS, memoryS, p),
+    flops,
+    bytes,
+    bound: boundOf(floorS, computeS, memoryS),
+  };
+}
+
 function boundOf(floorS: number, computeS: number, memoryS: number): Bound {
   if (computeS >= memoryS && computeS >= floorS) return 'compute';
   if (memoryS >= floorS) return 'memory';
@@ -83,12 +100,7 @@ export function decodeAttentionTime(
 ): KernelTime {
   const memoryS = kvBytes / (rates.hbmBytesPerS * p.attnDecodeMemEff);
   const computeS = flops / (rates.attnPeakFlops * p.attnPrefillComputeEff);
-  return {
-    seconds: smoothMax3(p.attnDecodeFloorS, computeS, memoryS, p.smoothP),
-    flops,
-    bytes: kvBytes,
-    bound: boundOf(p.attnDecodeFloorS, computeS, memoryS),
-  };
+  return kernel(p.attnDecodeFloorS, computeS, memoryS, flops, kvBytes, p.smoothP);
 }
 
 /** Causal prefill attention: `flops` over the query–key pairs, reading `kvBytes` of prior context. */
@@ -100,12 +112,7 @@ export function prefillAttentionTime(
 ): KernelTime {
   const computeS = flops / (rates.attnPeakFlops * p.attnPrefillComputeEff);
   const memoryS = kvBytes / (rates.hbmBytesPerS * p.attnDecodeMemEff);
-  return {
-    seconds: smoothMax3(p.attnPrefillFloorS, computeS, memoryS, p.smoothP),
-    flops,
-    bytes: kvBytes,
-    bound: boundOf(p.attnPrefillFloorS, computeS, memoryS),
-  };
+  return kernel(p.attnPrefillFloorS, computeS, memoryS, flops, kvBytes, p.smoothP);
 }
 
 /** A memory-bound elementwise kernel moving `bytes`. */
@@ -139,10 +146,5 @@ export function groupedGemmTime(
   const eff = (p.gemmComputeEff * mPerGroup) / (mPerGroup + p.gemmMHalf);
   const computeS = flops / (rates.peakFlops * eff);
   const memoryS = bytes / (rates.hbmBytesPerS * p.memEff);
-  return {
-    seconds: smoothMax3(p.gemmFloorS, computeS, memoryS, p.smoothP),
-    flops,
-    bytes,
-    bound: boundOf(p.gemmFloorS, computeS, memoryS),
-  };
+  return kernel(p.gemmFloorS, computeS, memoryS, flops, bytes, p.smoothP);
 }
