@@ -139,12 +139,39 @@ export function groupedGemmTime(
   actBytes: number,
   rates: ChipRates,
   p: KernelParams,
+  paddedRowsPerGroup = mPerGroup,
 ): KernelTime {
   if (groups <= 0 || mPerGroup <= 0) return { seconds: 0, flops: 0, bytes: 0, bound: 'latency' };
   const flops = 2 * mPerGroup * n * k * groups;
   const bytes = groups * (n * k * weightBytes + (mPerGroup * k + mPerGroup * n) * actBytes);
   const eff = (p.gemmComputeEff * mPerGroup) / (mPerGroup + p.gemmMHalf);
-  const computeS = flops / (rates.peakFlops * eff);
+  // the tensor cores run whole tiles: a group's rows are padded up to the tile height, so the
+  // compute time follows the padded rows while the reported FLOPs stay the useful ones
+  const computeS = (flops * (Math.max(paddedRowsPerGroup, mPerGroup) / mPerGroup)) / (rates.peakFlops * eff);
   const memoryS = bytes / (rates.hbmBytesPerS * p.memEff);
   return kernel(p.gemmFloorS, computeS, memoryS, flops, bytes, p.smoothP);
+}
+
+/**
+ * Rows an expert's GEMM tile loop actually runs (expected over the routing). A grouped-GEMM kernel
+ * tiles each expert's tokens in blocks of `tileM` rows, so an expert that receives X tokens costs
+ * ceil(X / tileM) · tileM rows of tensor-core work. With `tokens` tokens each picking k of E experts
+ * uniformly, the tokens one expert receives are Binomial(tokens, k/E) ≈ Poisson(λ = tokens·k/E).
+ * Returns E[ceil(X/tileM)·tileM | X > 0] — the padded rows per touched expert — summed exactly over
+ * the Poisson pmf for λ ≤ 400 and as λ/(1−e^−λ) + tileM/2 beyond (the residue mod tileM is then
+ * close to uniform, so half a tile is wasted on average).
+ */
+export function expectedPaddedRowsPerExpert(lambda: number, tileM: number): number {
+  if (lambda <= 0) return 0;
+  const touched = 1 - Math.exp(-lambda);
+  if (lambda > 400) return lambda / touched + tileM / 2;
+  let pmf = Math.exp(-lambda); // P(X = 0)
+  let padded = 0;
+  const top = Math.ceil(lambda + 12 * Math.sqrt(lambda) + 12);
+  for (let x = 1; x <= top; x++) {
+    pmf *= lambda / x;
+    padded += pmf * Math.ceil(x / tileM) * tileM;
+  }
+  // the tail beyond λ + 12√λ + 12 is negligible (< 1e-20 of the mass)
+  return padded / touched;
 }

@@ -274,6 +274,7 @@ function timerKey(r: SteadyReplica, p: PerfProfile): string {
     r.accelerator.key,
     r.layout.tp,
     r.layout.pp,
+    r.layout.attentionDp,
     kvReadDivisor(r),
     r.weights,
     r.kv,

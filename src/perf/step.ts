@@ -12,6 +12,7 @@ import { correctionAt, chipRates } from './calibrate.js';
 import {
   decodeAttentionTime,
   elementwiseTime,
+  expectedPaddedRowsPerExpert,
   gemmTime,
   groupedGemmTime,
   prefillAttentionTime,
@@ -205,8 +206,9 @@ export class ReplicaModel implements ReplicaPerf {
       const touched = e * (1 - Math.pow(1 - k / e, tokens));
       const mPer = (tokens * k) / touched;
       const f = moe.moeIntermediateSize / tp;
-      const gu = groupedGemmTime(mPer, touched, 2 * f, m.hiddenSize, this.wb, 2, this.rates, this.kp);
-      const dn = groupedGemmTime(mPer, touched, m.hiddenSize, f, this.wb, 2, this.rates, this.kp);
+      const padded = expectedPaddedRowsPerExpert((tokens * k) / e, MOE_TILE_M);
+      const gu = groupedGemmTime(mPer, touched, 2 * f, m.hiddenSize, this.wb, 2, this.rates, this.kp, padded);
+      const dn = groupedGemmTime(mPer, touched, m.hiddenSize, f, this.wb, 2, this.rates, this.kp, padded);
       out.push(
         scaled(`experts gate_up (${touched.toFixed(1)} of ${e} touched)`, this.moeLayers, gu),
         scaled('experts down', this.moeLayers, dn),
@@ -224,16 +226,33 @@ export class ReplicaModel implements ReplicaPerf {
       bytes: ewBytes * m.layers,
       bound: ew.bound,
     });
+    const ep = moe !== null && this.moeLayers > 0 ? Math.min(this.spec.ep, tp) : 1;
     if (tp > 1) {
       const bytes = tokens * m.hiddenSize * 2;
       const linkBytesPerS = ((this.spec.accelerator.scaleupGBpsPerChip ?? 0) * 1e9) / 2; // one direction
       const s = this.profile.allReduceLatencyS + ((2 * (tp - 1)) / tp) * (bytes / linkBytesPerS);
+      // with experts spread over chips (DEP) the MoE layers exchange tokens all-to-all instead
+      const arLayers = ep > 1 ? this.denseLayers : m.layers;
+      if (arLayers > 0)
+        out.push({
+          name: `tp all-reduce (ring over ${this.spec.accelerator.scaleupLink ?? 'scale-up link'})`,
+          count: 2 * arLayers,
+          seconds: 2 * arLayers * s,
+          flops: 0,
+          bytes: 2 * arLayers * bytes,
+          bound: 'network',
+        });
+    }
+    if (ep > 1 && moe !== null) {
+      const a2a = allToAll(tokens, ep, moe.expertsPerToken, m.hiddenSize, 2);
+      const linkBytesPerS = ((this.spec.accelerator.scaleupGBpsPerChip ?? 0) * 1e9) / 2; // one direction
+      const s = 2 * this.profile.allReduceLatencyS + a2a.bytesPerChip / linkBytesPerS;
       out.push({
-        name: `tp all-reduce (ring over ${this.spec.accelerator.scaleupLink ?? 'scale-up link'})`,
-        count: 2 * m.layers,
-        seconds: 2 * m.layers * s,
+        name: `ep all-to-all dispatch + combine (over ${this.spec.accelerator.scaleupLink ?? 'scale-up link'})`,
+        count: 2 * this.moeLayers,
+        seconds: this.moeLayers * s,
         flops: 0,
-        bytes: 2 * m.layers * bytes,
+        bytes: this.moeLayers * a2a.bytesPerChip,
         bound: 'network',
       });
     }
@@ -356,6 +375,36 @@ export class ReplicaModel implements ReplicaPerf {
     }
     return { seconds: comps.reduce((s, c) => s + c.seconds, 0), components: comps, tokens };
   }
+}
+
+/**
+ * Row height of the tiles MoE grouped-GEMM kernels run (estimate: CUTLASS grouped GEMMs in
+ * TensorRT-LLM use 64- or 128-row tiles on Hopper/Blackwell, vLLM's Triton fused_moe picks
+ * BLOCK_SIZE_M of 16–128 by batch; 64 is the middle of that range, not fitted).
+ */
+export const MOE_TILE_M = 64;
+
+/**
+ * Expert-parallel all-to-all of one MoE layer on one chip (DEP: attention data-parallel, experts
+ * split over `ep` chips). Each chip holds tokens/ep of the step's tokens and sends each of them to
+ * its k experts; a copy bound for an expert on another chip ((ep−1)/ep of them under uniform
+ * routing) crosses the scale-up link. Dispatch sends hidden states at `dispatchBytes` per element
+ * (the step model passes bf16: quantized dispatch is an opt-in of some stacks, and bf16 keeps the
+ * estimate on the slow side); combine returns the expert outputs in bf16. Bytes leaving one chip
+ * per layer:
+ *   dispatch = (tokens/ep) · k · hidden · dispatchBytes · (ep−1)/ep,  combine = same with 2 bytes.
+ */
+export function allToAll(
+  tokens: number,
+  ep: number,
+  k: number,
+  hidden: number,
+  dispatchBytes: number,
+): { dispatchBytes: number; combineBytes: number; bytesPerChip: number } {
+  const copies = (tokens / ep) * k * ((ep - 1) / ep) * hidden;
+  const d = copies * dispatchBytes;
+  const c = copies * 2;
+  return { dispatchBytes: d, combineBytes: c, bytesPerChip: d + c };
 }
 
 /** The attention projections of one layer, sharded over TP. */
