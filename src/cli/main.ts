@@ -8,6 +8,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerCalibrate, registerPerf } from './commands/perf.js';
 import { registerValidate } from './commands/validate.js';
 import { registerSimulate } from './commands/simulate.js';
+import { registerCompare } from './commands/compare.js';
 
 /** Build the command tree. Each command is a thin shell: parse, call the library, print. */
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerCalibrate(program);
   registerValidate(program);
   registerSimulate(program);
+  registerCompare(program);
   return program;
 }
 

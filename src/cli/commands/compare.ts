@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import {
+  compareCsv,
+  compareMarkdown,
+  compareScenario,
+  compareText,
+  type CompareOptions,
+  type CompareResult,
+} from '../../cost/index.js';
+import { InputError } from '../../util/errors.js';
+import { toJson } from '../../util/output.js';
+import { addCatalogOption } from '../catalog-option.js';
+
+/** Raw flags of `pertoken compare`. */
+export interface CompareFlags {
+  json?: boolean;
+  markdown?: boolean;
+  csv?: boolean;
+  replicas?: string;
+  quiet?: boolean;
+  catalog?: string[];
+}
+
+export interface CompareIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+/** The result as JSON: scenario, window, candidates (ledger, latency, SLO, replicas, flags), ranking. */
+export function compareJson(r: CompareResult): string {
+  return `${toJson({
+    scenario: r.scenario,
+    window: r.window,
+    workload: r.workload,
+    seed: r.seed,
+    candidates: r.candidates.map((c) => ({
+      name: c.name,
+      status: c.status,
+      reason: c.reason,
+      kind: c.kind,
+      model: c.model,
+      precision: c.precision,
+      label: c.label,
+      replicas: c.replicas,
+      price: c.price,
+      ledger: c.ledger,
+      usage: c.usage,
+      latency: c.latency,
+      slo: c.slo,
+      utilization: c.utilization,
+      productChange: c.productChange,
+      assumptions: c.assumptions,
+      warnings: c.warnings,
+    })),
+    ranking: r.ranking,
+    warnings: r.warnings,
+  })}\n`;
+}
+
+/** `pertoken compare`: run, then print one format (text by default). */
+export async function runCompare(file: string, f: CompareFlags, io: CompareIo): Promise<CompareResult> {
+  const formats = [f.json, f.markdown, f.csv].filter((x) => x === true).length;
+  if (formats > 1) throw new InputError('expected at most one of --json, --markdown, --csv');
+  const opts: CompareOptions = {};
+  if (f.catalog !== undefined) opts.catalogDirs = f.catalog;
+  if (f.replicas !== undefined) {
+    const n = Number(f.replicas);
+    if (f.replicas.trim() === '' || !Number.isInteger(n) || n < 1)
+      throw new InputError(`--replicas: expected an integer ≥ 1, found ${JSON.stringify(f.replicas)}`);
+    opts.replicas = n;
+  }
+  if (f.quiet !== true) opts.onCandidate = (name, i, total) => io.stderr(`[${i + 1}/${total}] ${name}\n`);
+  const r = await compareScenario(file, opts);
+  if (f.quiet !== true) for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
+  if (f.json === true) io.stdout(compareJson(r));
+  else if (f.markdown === true) io.stdout(compareMarkdown(r));
+  else if (f.csv === true) io.stdout(compareCsv(r));
+  else io.stdout(compareText(r));
+  return r;
+}
+
+export function registerCompare(program: Command): void {
+  const cmd = program
+    .command('compare')
+    .description(
+      'Run every candidate on the same trace, SLO and window; rank by cost per 1M accepted output tokens',
+    )
+    .argument('<scenario>', 'scenario file (YAML or JSON)')
+    .option('--json', 'print the comparison as one JSON object')
+    .option('--markdown', 'print the comparison as Markdown')
+    .option('--csv', 'print one CSV row per candidate')
+    .option('--replicas <n>', "replicas for every hardware candidate (overrides the scenario and 'auto')")
+    .option('--quiet', 'no progress lines or warnings on stderr');
+  addCatalogOption(cmd).action(async (file: string, flags: CompareFlags) => {
+    await runCompare(file, flags, {
+      stdout: (t) => process.stdout.write(t),
+      stderr: (t) => process.stderr.write(t),
+    });
+  });
+}
