@@ -1,4 +1,4 @@
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { sloFromScenarioBlock } from '../metrics/slo.js';
 import type { SloSpec } from '../metrics/types.js';
 import type { ReplicaPerf } from '../perf/types.js';
@@ -126,7 +126,7 @@ export async function openScenarioWorkload(
     return {
       requests: scaled(stream.batches(), rate),
       report: stream.report,
-      describe: `trace ${scenario.tracePath} (${stream.format})`,
+      describe: `trace ${relative(process.cwd(), scenario.tracePath) || scenario.tracePath} (${stream.format})`,
       expectedRequests: null,
       notes,
     };

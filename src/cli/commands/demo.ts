@@ -1,69 +1,33 @@
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { relative } from 'node:path';
-import Table from 'cli-table3';
-import { loadScenario, type ResolvedCandidate } from '../../scenario/index.js';
-import { profileTrace } from '../../workload/profile.js';
-import { profileMarkdown } from '../../report/profile-markdown.js';
-import { profileText } from './profile.js';
+import { compareMarkdown, compareScenario, compareText } from '../../cost/index.js';
 import { emit } from '../../util/output.js';
 
-/** The bundled demo scenario (Azure 2023 conversation trace, Llama-3.1-70B, six hardware candidates). */
+/** The bundled demo scenario (Azure 2023 conversation trace, Llama-3.1-70B, hardware candidates + an API line). */
 export const DEMO_SCENARIO = fileURLToPath(new URL('../../../scenarios/demo.yaml', import.meta.url));
-
-function candidateTable(cands: ResolvedCandidate[]): string {
-  const t = new Table({
-    head: [
-      'candidate',
-      'instance',
-      'accelerator',
-      'chips/replica',
-      'stack',
-      'pricing',
-      '$/instance-hour',
-      'evidence',
-    ],
-    style: { head: [], border: [], compact: true },
-  });
-  for (const c of cands)
-    t.push([
-      c.name,
-      c.instance?.key ?? '–',
-      c.accelerator?.name ?? '–',
-      c.chipsPerReplica,
-      c.stack === null ? '–' : `${c.stack.key}${c.stackChosenBy === 'default' ? ' (default)' : ''}`,
-      c.spec.pricing.model,
-      c.instanceUsdPerHour === null ? '–' : c.instanceUsdPerHour.toFixed(2),
-      c.instance?.price.evidence.default ?? '–',
-    ]);
-  return t.toString();
-}
 
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('Run the bundled demo: profile the bundled Azure trace and resolve the demo candidates')
-    .option('--markdown <file>', 'also write the trace profile as Markdown', 'demo-profile.md')
+    .description(
+      'Run the bundled demo: the Azure conversation trace on Llama-3.1-70B candidates, costed over 30 days',
+    )
+    .option('--markdown <file>', 'where to write the report (Markdown)', 'demo-report.md')
     .action(async (opts: { markdown: string }) => {
-      const r = await loadScenario(DEMO_SCENARIO);
-      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-      const profile = await profileTrace(relative(process.cwd(), r.tracePath!) || r.tracePath!, {
-        format: r.scenario.workload.trace?.format ?? 'azure',
+      const t0 = performance.now();
+      const r = await compareScenario(DEMO_SCENARIO, {
+        onCandidate: (name: string) => process.stderr.write(`simulating ${name}…\n`),
       });
+      const text = compareText(r);
       await emit(
         [
-          `pertoken demo — ${r.scenario.name}`,
+          'pertoken demo — the Azure LLM inference trace 2023 (conversation; Patel et al., Splitwise, ISCA 2024; CC-BY-4.0)',
+          `served by Llama-3.1-70B on each candidate, cost per 1M accepted output tokens over a 30-day window`,
           '',
-          'Workload (Azure LLM inference trace 2023, conversation; Patel et al., Splitwise, ISCA 2024; CC-BY-4.0):',
-          profileText(profile),
-          '',
-          `Model ${r.model.name}; SLO P95 TTFT ${r.scenario.slo.ttft_p95_s ?? '–'} s, P95 TPOT ${r.scenario.slo.tpot_p95_s ?? '–'} s; window ${r.scenario.window.days} days.`,
-          '',
-          'Candidates (catalog facts with their evidence level):',
-          candidateTable(r.candidates),
-          '',
+          text,
         ].join('\n'),
       );
-      await emit(profileMarkdown(profile), opts.markdown);
+      await emit(compareMarkdown(r), opts.markdown);
+      process.stderr.write(`demo done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     });
 }
