@@ -12,7 +12,7 @@ import {
   replicaPerfFor,
   sloFor,
 } from '../engine/from-scenario.js';
-import type { RequestRecord } from '../metrics/types.js';
+import type { LatencyStats, RequestRecord } from '../metrics/types.js';
 import { loadProfiles } from '../perf/profiles.js';
 import { loadScenario, type ResolvedCandidate, type ResolvedScenario } from '../scenario/index.js';
 import { InputError } from '../util/errors.js';
@@ -55,6 +55,29 @@ export interface CandidateSlo {
   assumed: boolean;
 }
 
+/** One catalog entry's numbers used by a candidate, with where they come from. */
+export interface CatalogFact {
+  /** What the number is, e.g. "HBM capacity". */
+  name: string;
+  value: string;
+  /** Evidence level (measured, vendor-reported, estimated, scenario …). */
+  evidence: string;
+  source: string;
+}
+
+/** What the HTML report needs beyond the table: distributions, series, the catalog numbers used. */
+export interface CandidateDetail {
+  /** TTFT / TPOT percentiles from the simulation (null for API and infeasible candidates). */
+  ttft: LatencyStats | null;
+  tpot: LatencyStats | null;
+  /** Mean busy fraction over the replicas, per simulated minute (null when not simulated). */
+  busyPerMinute: number[] | null;
+  /** Catalog and model numbers the candidate rests on. */
+  facts: CatalogFact[];
+  /** The performance model's profile: kernel and overhead source, and its description. */
+  profile: { kernelSource: string; overheadSource: string; description: string } | null;
+}
+
 export interface CompareCandidate {
   name: string;
   status: 'ok' | 'infeasible';
@@ -76,6 +99,8 @@ export interface CompareCandidate {
   productChange: string[];
   assumptions: string[];
   warnings: string[];
+  /** Report detail (for `--out report.html`); absent in hand-built results. */
+  detail?: CandidateDetail;
 }
 
 export interface RankEntry {
@@ -144,7 +169,52 @@ function base(c: ResolvedCandidate): Omit<CompareCandidate, 'status' | 'reason'>
     productChange: productChangeOf(c),
     assumptions: [],
     warnings: [],
+    detail: { ttft: null, tpot: null, busyPerMinute: null, facts: catalogFacts(c), profile: null },
   };
+}
+
+const ev = (info: { default: string; fields: Record<string, string> }, field: string): string =>
+  info.fields[field] ?? info.default;
+
+/** The catalog numbers a candidate uses: accelerator, model, stack, instance host. */
+export function catalogFacts(c: ResolvedCandidate): CatalogFact[] {
+  const out: CatalogFact[] = [];
+  const src = (s: string[]): string => (s.length > 0 ? s.join('; ') : 'unsourced');
+  const a = c.accelerator;
+  if (a !== null) {
+    const add = (name: string, field: string, v: number | null, unit: string): void => {
+      if (v !== null)
+        out.push({
+          name: `${a.name}: ${name}`,
+          value: `${v} ${unit}`,
+          evidence: ev(a.evidence, field),
+          source: src(a.sources),
+        });
+    };
+    add('peak BF16 dense', 'bf16DenseTflops', a.bf16DenseTflops, 'TFLOPS');
+    add('peak FP8 dense', 'fp8DenseTflops', a.fp8DenseTflops, 'TFLOPS');
+    add('peak FP4 dense', 'fp4DenseTflops', a.fp4DenseTflops, 'TFLOPS');
+    add('HBM capacity', 'hbmGB', a.hbmGB, 'GB');
+    add('HBM bandwidth', 'hbmTBps', a.hbmTBps, 'TB/s');
+    add('TDP', 'tdpW', a.tdpW, 'W');
+    add('idle power', 'idleW', a.idleW, 'W');
+  }
+  const m = c.model;
+  out.push({
+    name: `model ${m.key}`,
+    value: `${m.name}: ${m.layers} layers, hidden ${m.hiddenSize}, ${m.publishedParams.total.stated} params`,
+    evidence: m.evidence.default,
+    source: src(m.sources),
+  });
+  const st = c.stack;
+  if (st !== null)
+    out.push({
+      name: `stack ${st.key} (${c.stackChosenBy === 'default' ? 'default for the accelerator' : 'named in the scenario'})`,
+      value: `${st.name}; compute eff. ${st.efficiency.computeEfficiency ?? '–'}, memory eff. ${st.efficiency.memoryBandwidthEfficiency ?? '–'}`,
+      evidence: st.evidence.default,
+      source: src(st.sources),
+    });
+  return out;
 }
 
 function infeasible(c: ResolvedCandidate, reason: string): CompareCandidate {
@@ -165,6 +235,15 @@ function withLedger(b: Omit<CompareCandidate, 'status' | 'reason'>, l: Candidate
     assumptions: l.assumptions,
     warnings: l.warnings,
   };
+}
+
+/** Element-wise mean of per-replica series (shorter series count as 0 past their end). */
+export function meanSeries(series: readonly number[][]): number[] {
+  if (series.length === 0) return [];
+  const n = Math.max(...series.map((x) => x.length));
+  const out = new Array<number>(n).fill(0);
+  for (const x of series) for (let i = 0; i < x.length; i++) out[i]! += x[i]! / series.length;
+  return out;
 }
 
 /** Rank the feasible candidates: SLO met first, then by cost per 1M accepted output, then by name. */
@@ -209,9 +288,10 @@ export async function compareScenario(file: string, opts: CompareOptions = {}): 
     }
     let replicas: number;
     let perf;
+    let choice;
     try {
       replicas = replicaCountFor(c, opts.replicas);
-      perf = replicaPerfFor(scenario, c, profiles).perf;
+      ({ perf, choice } = replicaPerfFor(scenario, c, profiles));
     } catch (err) {
       if (err instanceof InputError) {
         candidates.push(infeasible(c, err.message));
@@ -248,6 +328,17 @@ export async function compareScenario(file: string, opts: CompareOptions = {}): 
     const lat = summary.latency;
     candidates.push({
       ...withLedger({ ...b, label: perf.label, replicas }, l),
+      detail: {
+        ttft: lat.ttft,
+        tpot: lat.tpot,
+        busyPerMinute: meanSeries(summary.replicas.map((r) => r.busySeries)),
+        facts: catalogFacts(c),
+        profile: {
+          kernelSource: choice.kernelSource,
+          overheadSource: choice.overheadSource,
+          description: choice.description,
+        },
+      },
       latency: {
         ttftP50S: lat.ttft.p50S,
         ttftP95S: lat.ttft.p95S,

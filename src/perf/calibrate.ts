@@ -62,7 +62,7 @@ const FIELDS: (keyof KernelParams)[] = [
   'attnPrefillComputeEff',
 ];
 
-/** Keep fitted parameters physical: floors above 10 ns, efficiencies in [0.001, 1], p in [1, 12]. */
+/** Keep fitted parameters physical: floors above 10 ns, efficiencies in [0.001, 1], mHalf > 0, p in [1, 12]. */
 function clampParams(p: KernelParams): KernelParams {
   const eff = (x: number): number => Math.min(1, Math.max(1e-3, x));
   const floor = (x: number): number => Math.max(1e-8, x);
@@ -72,6 +72,7 @@ function clampParams(p: KernelParams): KernelParams {
     attnDecodeFloorS: floor(p.attnDecodeFloorS),
     attnPrefillFloorS: floor(p.attnPrefillFloorS),
     elementwiseFloorS: floor(p.elementwiseFloorS),
+    gemmMHalf: Math.max(1e-6, p.gemmMHalf),
     gemmComputeEff: eff(p.gemmComputeEff),
     memEff: eff(p.memEff),
     attnDecodeMemEff: eff(p.attnDecodeMemEff),

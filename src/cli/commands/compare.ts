@@ -7,6 +7,7 @@ import {
   type CompareOptions,
   type CompareResult,
 } from '../../cost/index.js';
+import { writeCompareHtml } from '../../report/html.js';
 import { InputError } from '../../util/errors.js';
 import { toJson } from '../../util/output.js';
 import { addCatalogOption } from '../catalog-option.js';
@@ -19,6 +20,8 @@ export interface CompareFlags {
   replicas?: string;
   quiet?: boolean;
   catalog?: string[];
+  /** Also write the self-contained HTML report here. */
+  out?: string;
 }
 
 export interface CompareIo {
@@ -76,6 +79,10 @@ export async function runCompare(file: string, f: CompareFlags, io: CompareIo): 
   else if (f.markdown === true) io.stdout(compareMarkdown(r));
   else if (f.csv === true) io.stdout(compareCsv(r));
   else io.stdout(compareText(r));
+  if (f.out !== undefined) {
+    await writeCompareHtml(r, f.out);
+    if (f.quiet !== true) io.stderr(`wrote ${f.out}\n`);
+  }
   return r;
 }
 
@@ -90,6 +97,7 @@ export function registerCompare(program: Command): void {
     .option('--markdown', 'print the comparison as Markdown')
     .option('--csv', 'print one CSV row per candidate')
     .option('--replicas <n>', "replicas for every hardware candidate (overrides the scenario and 'auto')")
+    .option('--out <file>', 'also write a self-contained HTML report (charts, tables, assumptions)')
     .option('--quiet', 'no progress lines or warnings on stderr');
   addCatalogOption(cmd).action(async (file: string, flags: CompareFlags) => {
     await runCompare(file, flags, {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
-import { compareMarkdown, compareScenario, compareText } from '../../cost/index.js';
+import { compareScenario, compareText } from '../../cost/index.js';
+import { writeCompareHtml } from '../../report/html.js';
 import { emit } from '../../util/output.js';
 
 /** The bundled demo scenario (Azure 2023 conversation trace, Llama-3.1-70B, hardware candidates + an API line). */
@@ -12,8 +13,8 @@ export function registerDemo(program: Command): void {
     .description(
       'Run the bundled demo: the Azure conversation trace on Llama-3.1-70B candidates, costed over 30 days',
     )
-    .option('--markdown <file>', 'where to write the report (Markdown)', 'demo-report.md')
-    .action(async (opts: { markdown: string }) => {
+    .option('--out <file>', 'where to write the HTML report', 'report.html')
+    .action(async (opts: { out: string }) => {
       const t0 = performance.now();
       const r = await compareScenario(DEMO_SCENARIO, {
         onCandidate: (name: string) => process.stderr.write(`simulating ${name}…\n`),
@@ -27,7 +28,8 @@ export function registerDemo(program: Command): void {
           text,
         ].join('\n'),
       );
-      await emit(compareMarkdown(r), opts.markdown);
+      await writeCompareHtml(r, opts.out);
+      process.stderr.write(`wrote ${opts.out}\n`);
       process.stderr.write(`demo done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
     });
 }
