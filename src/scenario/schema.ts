@@ -224,9 +224,21 @@ export const scenarioSchema = z
         egress_usd_gb: nonNegative('$/GB ≥ 0').default(0),
         bytes_per_output_token: positive('bytes > 0')
           .default(4)
-          .describe('response bytes per output token on the wire'),
-        pue: z.number().min(1, { error: 'expected a PUE ≥ 1' }).default(1.3),
-        usd_kwh: nonNegative('$/kWh ≥ 0').default(0.08),
+          .describe(
+            'response bytes per output token on the wire (default 4: an estimate, about one English token of UTF-8 text without protocol overhead; set your own)',
+          ),
+        pue: z
+          .number()
+          .min(1, { error: 'expected a PUE ≥ 1' })
+          .default(1.3)
+          .describe(
+            'power usage effectiveness for owned hardware (default 1.3: DESIGN.md example value, an estimate)',
+          ),
+        usd_kwh: nonNegative('$/kWh ≥ 0')
+          .default(0.08)
+          .describe(
+            'electricity price for owned hardware (default $0.08: DESIGN.md example value, an estimate)',
+          ),
       })
       .default({
         orchestration_usd_month: 0,
