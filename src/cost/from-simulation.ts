@@ -292,6 +292,17 @@ export function ledgerFromSimulation(args: {
     sharedCostsFor(scenario, c, args.storageBytesPerReplica),
     windowOf(scenario),
   );
+  return candidateLedger(c, usage, ledger, assumptions, warnings);
+}
+
+/** A candidate's ledger with what identifies it (model, precision, product change, price evidence). */
+function candidateLedger(
+  c: ResolvedCandidate,
+  usage: Usage,
+  ledger: Ledger,
+  assumptions: string[],
+  warnings: string[],
+): CandidateLedger {
   return {
     name: c.name,
     model: c.modelKey,
@@ -346,15 +357,5 @@ export function ledgerForApi(args: {
     sharedCostsFor(scenario, c, 0),
     windowOf(scenario),
   );
-  return {
-    name: c.name,
-    model: c.modelKey,
-    precision: { weights: c.spec.precision.weights, kv: c.spec.precision.kv },
-    productChange: productChangeOf(c),
-    price: priceEvidenceOf(c),
-    usage,
-    ledger,
-    assumptions,
-    warnings,
-  };
+  return candidateLedger(c, usage, ledger, assumptions, warnings);
 }
