@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from './helpers/cli.js';
 import fc from 'fast-check';
 import { loadCatalog } from '../src/catalog/load.js';
 import {
@@ -248,4 +251,28 @@ test('calibration on half the H200 table predicts the other half within 10 % med
   assert.ok(cal.heldOut.medianAbsErrorPct < 10, `held-out median |error| ${cal.heldOut.medianAbsErrorPct}`);
   assert.ok(cal.heldOut.byKind.gemm!.medianAbsErrorPct < 10);
   assert.ok(cal.heldOut.byKind['attn-decode']!.medianAbsErrorPct < 10);
+});
+
+test('bad microbenchmark tables and profile files are rejected with the file and the field path', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pertoken-perf-bad-'));
+  const notJson = join(dir, 'broken.json');
+  writeFileSync(notJson, '{ "meta": ');
+  const r1 = runCli(['calibrate', '--table', notJson, '--hardware', 'H200']);
+  assert.equal(r1.code, 2);
+  assert.match(r1.stderr, /broken\.json: cannot read as JSON/);
+  const badRow = join(dir, 'badrow.json');
+  writeFileSync(
+    badRow,
+    JSON.stringify({ meta: { device: 'x' }, gemm_bf16: { rows: [{ m: 1, n: 8, k: 8, seconds: -1 }] } }),
+  );
+  const r2 = runCli(['calibrate', '--table', badRow, '--hardware', 'H200']);
+  assert.equal(r2.code, 2);
+  assert.match(r2.stderr, /badrow\.json: gemm_bf16\.rows\.0\.seconds: /);
+  const profDir = join(dir, 'profiles');
+  mkdirSync(profDir);
+  writeFileSync(join(profDir, 'x.json'), JSON.stringify({ ...DEFAULT_PROFILE, smoothP: 'three' }));
+  await assert.rejects(
+    loadProfiles([profDir]),
+    (e: unknown) => e instanceof InputError && /x\.json: /.test(e.message),
+  );
 });
