@@ -202,8 +202,14 @@ describe('bundled catalog', () => {
     assert.equal(instanceUsdPerHour(p5, 'spot'), null);
     assert.equal(evidenceOf(p5.price.evidence, 'commit1yr'), 'estimated');
     const trn2 = cat.instance('aws/trn2.48xlarge');
+    // on demand only: $2.235/chip-hour × 16 = $35.76/hour (us-east-2); no other published price
+    assert.ok(
+      Math.abs((instanceUsdPerHour(trn2, 'onDemand') ?? 0) - 35.76) < 1e-9,
+      'trn2.48xlarge is $35.76/h',
+    );
     for (const m of PRICING_MODELS)
-      assert.equal(instanceUsdPerHour(trn2, m), null, 'no trn2 price in the sources');
+      if (m !== 'onDemand')
+        assert.equal(instanceUsdPerHour(trn2, m), null, `no trn2 ${m} price in the sources`);
     const v5e = cat.instance('gcp/tpu-v5e');
     assert.equal(v5e.chips, 8);
     assert.ok(Math.abs((instanceUsdPerHour(v5e, 'onDemand') ?? 0) - 9.6) < 1e-9, 'v5litepod-8 is $9.60/h');

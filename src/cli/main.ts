@@ -9,6 +9,7 @@ import { registerCalibrate, registerPerf } from './commands/perf.js';
 import { registerValidate } from './commands/validate.js';
 import { registerSimulate } from './commands/simulate.js';
 import { registerCompare } from './commands/compare.js';
+import { registerQuote } from './commands/quote.js';
 
 /** Build the command tree. Each command is a thin shell: parse, call the library, print. */
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerSimulate(program);
   registerCompare(program);
+  registerQuote(program);
   return program;
 }
 

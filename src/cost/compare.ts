@@ -3,7 +3,10 @@
  * and ranked by cost per 1M accepted output tokens (DESIGN.md §10). A candidate that cannot run
  * (does not fit, no price, replicas "auto") stays in the result as infeasible, with the reason.
  */
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { Piscina } from 'piscina';
+import { loadCatalog, type Catalog } from '../catalog/load.js';
 import { simulate } from '../engine/index.js';
 import {
   engineConfigFor,
@@ -12,9 +15,15 @@ import {
   replicaPerfFor,
   sloFor,
 } from '../engine/from-scenario.js';
-import type { LatencyStats, RequestRecord } from '../metrics/types.js';
+import type { LatencyStats, RequestRecord, SloSpec } from '../metrics/types.js';
+import type { PerfProfile } from '../perf/profile.js';
 import { loadProfiles } from '../perf/profiles.js';
-import { loadScenario, type ResolvedCandidate, type ResolvedScenario } from '../scenario/index.js';
+import {
+  loadScenario,
+  type ResolvedCandidate,
+  type ResolvedScenario,
+  type Scenario,
+} from '../scenario/index.js';
 import { InputError } from '../util/errors.js';
 import {
   ledgerForApi,
@@ -25,16 +34,38 @@ import {
   type CandidateLedger,
   type InputTokenTally,
   type PriceEvidence,
-  type ReferenceWorkload,
 } from './from-simulation.js';
 import type { Ledger, Usage } from './ledger.js';
+import {
+  finishCommittedQuote,
+  managedQuoteCandidate,
+  perTokenQuoteCandidate,
+  quoteFiles,
+  resolveQuote,
+  workloadStats,
+  type QuoteMarker,
+  type ResolvedQuote,
+  type WorkloadStats,
+} from './quote.js';
+import { loadQuote } from './quote-schema.js';
 
 export interface CompareOptions {
   catalogDirs?: string[];
   /** Replicas for every hardware candidate (overrides the scenario). */
   replicas?: number;
-  /** Called before each candidate runs. */
+  /** Quote files (relative to the working directory), costed after the scenario's own `quotes:`. */
+  quotes?: string[];
+  /** Cost only the quotes, not the scenario's candidates (`pertoken quote`). */
+  quotesOnly?: boolean;
+  /**
+   * Worker threads for the simulated candidates; 1 runs them one after the other in this thread.
+   * Default: PERTOKEN_WORKERS, else one per core (os.availableParallelism()), never more than tasks.
+   */
+  workers?: number;
+  /** Called when a candidate starts (all simulated ones at once when they run in parallel). */
   onCandidate?: (name: string, index: number, total: number) => void;
+  /** Called when a candidate has finished; `done` counts the finished ones so far. */
+  onCandidateDone?: (name: string, index: number, total: number, done: number) => void;
 }
 
 export interface CandidateLatency {
@@ -83,7 +114,8 @@ export interface CompareCandidate {
   status: 'ok' | 'infeasible';
   /** Why an infeasible candidate could not run (null when it ran). */
   reason: string | null;
-  kind: 'hardware' | 'api';
+  /** hardware: simulated; api: per-token prices; managed: a managed endpoint quote (not simulated). */
+  kind: 'hardware' | 'api' | 'managed';
   model: string;
   precision: { weights: string; kv: string };
   /** Replica description from the performance model (null for API and infeasible candidates). */
@@ -99,6 +131,8 @@ export interface CompareCandidate {
   productChange: string[];
   assumptions: string[];
   warnings: string[];
+  /** Set when the candidate is a vendor quote (`quotes:` / `--quote`): who, when, where from. */
+  quote?: QuoteMarker | null;
   /** Report detail (for `--out report.html`); absent in hand-built results. */
   detail?: CandidateDetail;
 }
@@ -132,24 +166,6 @@ export function inputTally(): { onRequest: (r: RequestRecord) => void; tally: In
       else if (r.outcome !== 'rejected') tally.wasted += r.promptTokens;
     },
   };
-}
-
-/** The reference workload's volume, streamed once (for API candidates). */
-async function referenceWorkload(scenario: ResolvedScenario, dir: string): Promise<ReferenceWorkload> {
-  const w = await openScenarioWorkload(scenario, dir);
-  const sessions = new Set<string>();
-  const ref: ReferenceWorkload = { spanS: 0, requests: 0, promptTokens: 0, outputTokens: 0, sessions: 0 };
-  for await (const batch of w.requests)
-    for (const r of batch) {
-      ref.requests++;
-      ref.promptTokens += r.promptTokens;
-      ref.outputTokens += r.outputTokens;
-      ref.spanS = Math.max(ref.spanS, r.arrivalS);
-      if (r.sessionId !== undefined) sessions.add(r.sessionId);
-    }
-  ref.sessions = sessions.size;
-  if (ref.spanS <= 0) ref.spanS = 1;
-  return ref;
 }
 
 function base(c: ResolvedCandidate): Omit<CompareCandidate, 'status' | 'reason'> {
@@ -217,10 +233,6 @@ export function catalogFacts(c: ResolvedCandidate): CatalogFact[] {
   return out;
 }
 
-function infeasible(c: ResolvedCandidate, reason: string): CompareCandidate {
-  return { ...base(c), status: 'infeasible', reason };
-}
-
 function withLedger(b: Omit<CompareCandidate, 'status' | 'reason'>, l: CandidateLedger): CompareCandidate {
   const led = l.ledger;
   return {
@@ -260,111 +272,315 @@ export function rankCandidates(cands: readonly CompareCandidate[]): RankEntry[] 
   return ok.map((c, i) => ({ rank: i + 1, name: c.name, usdPer1mAcceptedOutput: cost(c), sloMet: met(c) }));
 }
 
-/** Run every candidate of the scenario file (sequentially) and charge each to the ledger. */
-export async function compareScenario(file: string, opts: CompareOptions = {}): Promise<CompareResult> {
-  const scenario = await loadScenario(
+/** Everything a simulated candidate needs, loaded once per thread (main or worker). */
+export interface RunContext {
+  file: string;
+  dir: string;
+  catalog: Catalog;
+  scenario: ResolvedScenario;
+  profiles: PerfProfile[];
+  slo: SloSpec;
+}
+
+/** Load the scenario, its catalog and the performance profiles. */
+export async function loadRunContext(file: string, catalogDirs: readonly string[] = []): Promise<RunContext> {
+  const catalog = await loadCatalog({ extraDirs: [...catalogDirs] });
+  const scenario = await loadScenario(file, { catalog });
+  return {
     file,
-    opts.catalogDirs !== undefined ? { catalogDirs: opts.catalogDirs } : {},
-  );
-  const spec = scenario.scenario;
-  const dir = dirname(resolve(file));
-  const profiles = await loadProfiles();
-  const slo = sloFor(scenario);
-  const seed = spec.workload.seed;
-  let reference: ReferenceWorkload | null = null;
-  let workloadDescribe = '';
-  const candidates: CompareCandidate[] = [];
-  for (const [i, c] of scenario.candidates.entries()) {
-    opts.onCandidate?.(c.name, i, scenario.candidates.length);
-    const b = base(c);
-    if (c.spec.pricing.model === 'api') {
-      reference ??= await referenceWorkload(scenario, dir);
-      const l = ledgerForApi({ scenario: spec, candidate: c, reference });
-      candidates.push({
-        ...withLedger(b, l),
-        slo: { attainment: 1, target: spec.slo.attainment, met: true, assumed: true },
-      });
-      continue;
-    }
-    let replicas: number;
-    let perf;
-    let choice;
-    try {
-      replicas = replicaCountFor(c, opts.replicas);
-      ({ perf, choice } = replicaPerfFor(scenario, c, profiles));
-    } catch (err) {
-      if (err instanceof InputError) {
-        candidates.push(infeasible(c, err.message));
-        continue;
-      }
-      throw err;
-    }
-    if (c.spec.pricing.model !== 'owned' && c.instanceUsdPerHour === null) {
-      candidates.push(
-        infeasible(c, `no ${c.spec.pricing.model} price for ${c.instance?.key ?? 'the instance'}`),
-      );
-      continue;
-    }
-    const workload = await openScenarioWorkload(scenario, dir);
-    workloadDescribe = workload.describe;
-    const { onRequest, tally } = inputTally();
-    const summary = await simulate({
-      requests: workload.requests,
-      replicas: () => perf,
-      config: { ...engineConfigFor(c), replicas },
-      slo,
-      seed,
-      onRequest,
-    });
-    const l = ledgerFromSimulation({
-      scenario: spec,
-      candidate: c,
-      summary,
-      storageBytesPerReplica: weightBytesOf(perf) ?? 0,
-      input: tally,
-    });
-    if (weightBytesOf(perf) === null)
-      l.warnings.push(`${c.name}: no memory plan for the replica; storage counted as 0 bytes`);
-    const lat = summary.latency;
-    candidates.push({
-      ...withLedger({ ...b, label: perf.label, replicas }, l),
-      detail: {
-        ttft: lat.ttft,
-        tpot: lat.tpot,
-        busyPerMinute: meanSeries(summary.replicas.map((r) => r.busySeries)),
-        facts: catalogFacts(c),
-        profile: {
-          kernelSource: choice.kernelSource,
-          overheadSource: choice.overheadSource,
-          description: choice.description,
-        },
-      },
-      latency: {
-        ttftP50S: lat.ttft.p50S,
-        ttftP95S: lat.ttft.p95S,
-        ttftP99S: lat.ttft.p99S,
-        tpotP50S: lat.tpot.p50S,
-        tpotP95S: lat.tpot.p95S,
-        tpotP99S: lat.tpot.p99S,
-        e2eP95S: lat.e2e.p95S,
-      },
-      slo: {
-        attainment: summary.slo.attainment,
-        target: summary.slo.attainmentTarget,
-        met: summary.slo.met,
-        assumed: false,
-      },
-    });
+    dir: dirname(resolve(file)),
+    catalog,
+    scenario,
+    profiles: await loadProfiles(),
+    slo: sloFor(scenario),
+  };
+}
+
+/** One simulated candidate, as data a worker thread can receive: a scenario candidate or a quote file. */
+export interface SimTask {
+  file: string;
+  catalogDirs: string[];
+  target: { candidate: number } | { quote: string };
+  /** --replicas (scenario candidates only: a quote fixes its own capacity). */
+  replicas?: number;
+}
+
+/** Run one simulated candidate in this thread (the worker's body, and the sequential path). */
+export async function runSimTask(ctx: RunContext, task: SimTask): Promise<CompareCandidate> {
+  if ('candidate' in task.target) {
+    const c = ctx.scenario.candidates[task.target.candidate];
+    if (c === undefined) throw new Error(`no candidate ${task.target.candidate} in ${task.file}`);
+    return runHardware(ctx, c, task.replicas, null);
   }
-  if (workloadDescribe === '') workloadDescribe = (await openScenarioWorkload(scenario, dir)).describe;
+  const rq = resolveQuote(await loadQuote(task.target.quote), ctx.scenario, ctx.catalog);
+  return runHardware(ctx, rq.candidate, undefined, rq);
+}
+
+function quoteBase(rq: ResolvedQuote): Omit<CompareCandidate, 'status' | 'reason'> {
+  const b = base(rq.candidate);
+  return {
+    ...b,
+    kind:
+      rq.marker.kind === 'committed_capacity'
+        ? 'hardware'
+        : rq.marker.kind === 'per_token'
+          ? 'api'
+          : 'managed',
+    price: rq.price,
+    quote: rq.marker,
+  };
+}
+
+/** A hardware candidate (or committed-capacity quote): simulate, then charge to the ledger. */
+async function runHardware(
+  ctx: RunContext,
+  c: ResolvedCandidate,
+  replicasOverride: number | undefined,
+  rq: ResolvedQuote | null,
+): Promise<CompareCandidate> {
+  const spec = ctx.scenario.scenario;
+  const b = rq === null ? base(c) : quoteBase(rq);
+  const infeasibleHere = (reason: string): CompareCandidate => ({ ...b, status: 'infeasible', reason });
+  let replicas: number;
+  let perf;
+  let choice;
+  try {
+    replicas = replicaCountFor(c, replicasOverride);
+    ({ perf, choice } = replicaPerfFor(ctx.scenario, c, ctx.profiles));
+  } catch (err) {
+    if (err instanceof InputError) return infeasibleHere(err.message);
+    throw err;
+  }
+  if (c.spec.pricing.model !== 'owned' && c.instanceUsdPerHour === null)
+    return infeasibleHere(`no ${c.spec.pricing.model} price for ${c.instance?.key ?? 'the instance'}`);
+  const workload = await openScenarioWorkload(ctx.scenario, ctx.dir);
+  const { onRequest, tally } = inputTally();
+  const summary = await simulate({
+    requests: workload.requests,
+    replicas: () => perf,
+    config: { ...engineConfigFor(c), replicas },
+    slo: ctx.slo,
+    seed: spec.workload.seed,
+    onRequest,
+  });
+  let l = ledgerFromSimulation({
+    scenario: spec,
+    candidate: c,
+    summary,
+    storageBytesPerReplica: weightBytesOf(perf) ?? 0,
+    input: tally,
+  });
+  if (weightBytesOf(perf) === null)
+    l.warnings.push(`${c.name}: no memory plan for the replica; storage counted as 0 bytes`);
+  if (rq !== null) l = finishCommittedQuote(rq, l);
+  const lat = summary.latency;
+  return {
+    ...withLedger({ ...b, label: perf.label, replicas }, l),
+    detail: {
+      ttft: lat.ttft,
+      tpot: lat.tpot,
+      busyPerMinute: meanSeries(summary.replicas.map((r) => r.busySeries)),
+      facts: catalogFacts(c),
+      profile: {
+        kernelSource: choice.kernelSource,
+        overheadSource: choice.overheadSource,
+        description: choice.description,
+      },
+    },
+    latency: {
+      ttftP50S: lat.ttft.p50S,
+      ttftP95S: lat.ttft.p95S,
+      ttftP99S: lat.ttft.p99S,
+      tpotP50S: lat.tpot.p50S,
+      tpotP95S: lat.tpot.p95S,
+      tpotP99S: lat.tpot.p99S,
+      e2eP95S: lat.e2e.p95S,
+    },
+    slo: {
+      attainment: summary.slo.attainment,
+      target: summary.slo.attainmentTarget,
+      met: summary.slo.met,
+      assumed: false,
+    },
+  };
+}
+
+/** Worker threads to use: the option, else PERTOKEN_WORKERS, else one per core; never more than tasks. */
+export function workerCount(tasks: number, requested?: number): number {
+  let n = requested;
+  const env = process.env.PERTOKEN_WORKERS;
+  if (n === undefined && env !== undefined && env.trim() !== '') {
+    const v = Number(env);
+    if (!Number.isInteger(v) || v < 1)
+      throw new InputError(`PERTOKEN_WORKERS: expected an integer ≥ 1, found ${JSON.stringify(env)}`);
+    n = v;
+  }
+  n ??= availableParallelism();
+  return Math.max(1, Math.min(n, tasks));
+}
+
+/**
+ * The worker module and how to start it: dist/cost/compare-worker.js when running the build; the
+ * .ts source with tsx's loader when running from source (tests, `tsx`): worker threads inherit the
+ * parent's execArgv, and tsx's `--import` is added when the parent registered tsx another way.
+ */
+function workerEntry(): { filename: string; execArgv: string[] } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const filename = new URL(fromSource ? './compare-worker.ts' : './compare-worker.js', import.meta.url).href;
+  const execArgv = [...process.execArgv];
+  if (fromSource && !execArgv.some((a) => a.includes('tsx')))
+    execArgv.push('--import', import.meta.resolve('tsx'));
+  return { filename, execArgv };
+}
+
+interface Planned {
+  name: string;
+  /** Simulated (hardware, committed-capacity quote) or costed from the reference workload. */
+  task: SimTask | null;
+  /** For candidates that are not simulated: how to cost them. */
+  direct: ((stats: WorkloadStats) => CompareCandidate) | null;
+}
+
+/**
+ * Run every candidate of the scenario file — and every quote (the scenario's `quotes:` and
+ * `opts.quotes`) — and charge each to the ledger. Simulated candidates run on worker threads, one
+ * task per candidate (piscina; `workers: 1` runs them in this thread, one after the other); the
+ * result is the same, byte for byte, either way.
+ */
+export async function compareScenario(file: string, opts: CompareOptions = {}): Promise<CompareResult> {
+  const catalogDirs = opts.catalogDirs ?? [];
+  const ctx = await loadRunContext(file, catalogDirs);
+  const scenario = ctx.scenario;
+  const spec = scenario.scenario;
+  const seed = spec.workload.seed;
+  const plan: Planned[] = [];
+  if (opts.quotesOnly !== true)
+    scenario.candidates.forEach((c, i) => {
+      if (c.spec.pricing.model === 'api') {
+        plan.push({
+          name: c.name,
+          task: null,
+          direct: (stats) => ({
+            ...withLedger(
+              base(c),
+              ledgerForApi({ scenario: spec, candidate: c, reference: stats.reference }),
+            ),
+            slo: { attainment: 1, target: spec.slo.attainment, met: true, assumed: true },
+          }),
+        });
+      } else
+        plan.push({
+          name: c.name,
+          task: {
+            file,
+            catalogDirs: [...catalogDirs],
+            target: { candidate: i },
+            ...(opts.replicas !== undefined ? { replicas: opts.replicas } : {}),
+          },
+          direct: null,
+        });
+    });
+  const seen = new Map<string, string>();
+  for (const qf of quoteFiles(spec, ctx.dir, opts.quotes ?? [])) {
+    const rq = resolveQuote(await loadQuote(qf), scenario, ctx.catalog);
+    const other = seen.get(rq.marker.name);
+    if (other !== undefined)
+      throw new InputError(
+        `${rq.loaded.locate(['name'])}: name: expected a unique quote name; "${rq.marker.name}" is also the name of ${other}`,
+      );
+    seen.set(rq.marker.name, qf);
+    if (rq.marker.kind === 'committed_capacity')
+      plan.push({
+        name: rq.marker.name,
+        task: { file, catalogDirs: [...catalogDirs], target: { quote: qf } },
+        direct: null,
+      });
+    else plan.push({ name: rq.marker.name, task: null, direct: (stats) => costDirectQuote(rq, spec, stats) });
+  }
+  if (plan.length === 0)
+    throw new InputError(`${file}: no quotes to cost (give --quote FILE or the scenario's quotes:)`);
+
+  const total = plan.length;
+  const results: (CompareCandidate | undefined)[] = new Array<CompareCandidate | undefined>(total);
+  let done = 0;
+  const finished = (i: number, r: CompareCandidate): void => {
+    results[i] = r;
+    done++;
+    opts.onCandidateDone?.(plan[i]!.name, i, total, done);
+  };
+  const simulated = plan.flatMap((p, i) => (p.task !== null ? [i] : []));
+  const pool = workerCount(simulated.length, opts.workers);
+  let stats: WorkloadStats | null = null;
+  const directs = async (): Promise<void> => {
+    for (const [i, p] of plan.entries())
+      if (p.direct !== null) {
+        opts.onCandidate?.(p.name, i, total);
+        stats ??= await workloadStats(scenario, ctx.dir);
+        finished(i, p.direct(stats));
+      }
+  };
+  if (pool > 1) {
+    const { filename, execArgv } = workerEntry();
+    const piscina = new Piscina<SimTask, CompareCandidate>({
+      filename,
+      execArgv,
+      minThreads: pool,
+      maxThreads: pool,
+    });
+    try {
+      const runs = simulated.map((i) => {
+        opts.onCandidate?.(plan[i]!.name, i, total);
+        return piscina.run(plan[i]!.task!).then((r) => finished(i, r));
+      });
+      await Promise.all([directs(), ...runs]);
+    } finally {
+      await piscina.destroy();
+    }
+  } else
+    for (const [i, p] of plan.entries()) {
+      opts.onCandidate?.(p.name, i, total);
+      if (p.task !== null) finished(i, await runSimTask(ctx, p.task));
+      else {
+        stats ??= await workloadStats(scenario, ctx.dir);
+        finished(i, p.direct!(stats));
+      }
+    }
+  const candidates = results.map((r, i) => {
+    if (r === undefined) throw new Error(`candidate ${plan[i]!.name} produced no result`);
+    return r;
+  });
   return {
     scenario: spec.name,
     window: { days: spec.window.days, mapping: spec.window.mapping },
-    workload: workloadDescribe,
+    workload: (await openScenarioWorkload(scenario, ctx.dir)).describe,
     seed,
     candidates,
     ranking: rankCandidates(candidates),
     warnings: scenario.warnings,
+  };
+}
+
+/** A per-token or managed-endpoint quote, costed from the reference workload (not simulated). */
+function costDirectQuote(rq: ResolvedQuote, spec: Scenario, stats: WorkloadStats): CompareCandidate {
+  const b = quoteBase(rq);
+  if (rq.marker.kind === 'per_token') {
+    const l = perTokenQuoteCandidate(rq, spec, stats);
+    return {
+      ...withLedger(b, l),
+      slo: { attainment: 1, target: spec.slo.attainment, met: true, assumed: true },
+    };
+  }
+  const m = managedQuoteCandidate(rq, spec, stats);
+  return {
+    ...withLedger(
+      {
+        ...b,
+        label: `throughput unit (${m.unitTokensPerS.toLocaleString('en-US', { maximumFractionDigits: 1 })} weighted tokens/s)`,
+        replicas: m.units,
+      },
+      m.ledger,
+    ),
+    slo: { attainment: m.sloMet ? 1 : 0, target: spec.slo.attainment, met: m.sloMet, assumed: true },
   };
 }
 
@@ -405,6 +621,20 @@ const HEADERS = [
   'largest lines',
 ];
 
+/** The candidate's name with its quote marker. */
+export function displayName(c: CompareCandidate): string {
+  return c.quote ? `${c.name} [quote]` : c.name;
+}
+
+/** How the candidate is priced, in words: the pricing model, or the quote's kind and vendor. */
+export function pricingLabel(c: CompareCandidate): string {
+  if (c.quote) return `quote: ${c.quote.kind.replace(/_/g, ' ')}, ${c.quote.vendor}, ${c.quote.date}`;
+  return c.price.pricingModel.replace('_', '-');
+}
+
+const notSimulated = (c: CompareCandidate): string | null =>
+  c.kind === 'api' ? 'n/a (API)' : c.kind === 'managed' ? 'n/a (managed)' : null;
+
 /** Rows of the ranked table: ranked candidates, then infeasible ones. */
 export function tableRows(r: CompareResult): string[][] {
   const byName = new Map(r.candidates.map((c) => [c.name, c]));
@@ -415,22 +645,26 @@ export function tableRows(r: CompareResult): string[][] {
       c.slo === null
         ? '–'
         : c.slo.assumed
-          ? 'assumed met'
+          ? c.slo.met
+            ? 'assumed met'
+            : 'NOT MET (vendor figures)'
           : `${pct(c.slo.attainment, 2)} ${c.slo.met ? 'met' : 'NOT MET'}`;
+    const na = notSimulated(c);
     rows.push([
       String(e.rank),
-      c.name,
+      displayName(c),
       money(c.ledger?.usdPer1mAcceptedOutput),
-      c.kind === 'api' ? 'n/a (API)' : secs(c.latency?.ttftP95S),
-      c.kind === 'api' ? 'n/a (API)' : secs(c.latency?.tpotP95S),
+      na ?? secs(c.latency?.ttftP95S),
+      na ?? secs(c.latency?.tpotP95S),
       slo,
       c.kind === 'api' ? 'n/a (API)' : pct(c.utilization),
-      c.replicas === null ? '–' : String(c.replicas),
+      c.replicas === null ? '–' : c.kind === 'managed' ? `${c.replicas} units` : String(c.replicas),
       c.ledger === null ? '' : topLines(c.ledger),
     ]);
   }
   for (const c of r.candidates)
-    if (c.status === 'infeasible') rows.push(['–', c.name, 'infeasible', '', '', '', '', '', c.reason ?? '']);
+    if (c.status === 'infeasible')
+      rows.push(['–', displayName(c), 'infeasible', '', '', '', '', '', c.reason ?? '']);
   return rows;
 }
 
@@ -454,7 +688,7 @@ export function compareText(r: CompareResult): string {
   out.push(...pad([HEADERS, ...tableRows(r)]));
   for (const c of r.candidates) {
     out.push('');
-    const head = `${c.name} — ${c.model} ${c.precision.weights}/${c.precision.kv}${c.label !== null ? `, ${c.replicas} × ${c.label}` : ''} (${c.price.pricingModel.replace('_', '-')})`;
+    const head = `${displayName(c)} — ${c.model} ${c.precision.weights}/${c.precision.kv}${c.label !== null ? `, ${c.replicas} × ${c.label}` : ''} (${pricingLabel(c)})`;
     out.push(head);
     if (c.status === 'infeasible') {
       out.push(`  infeasible: ${c.reason}`);
@@ -469,9 +703,14 @@ export function compareText(r: CompareResult): string {
       `  ${'total'.padEnd(26)}${money(l.totalUsd).padStart(14)}${'100.0 %'.padStart(9)}  ${money(l.usdPer1mAcceptedOutput)}/1M accepted output, ${money(l.usdPer1mInput)}/1M input, ${money(l.usdPerRequest)}/request`,
     );
     const src = c.price.sources.length > 0 ? c.price.sources[0] : 'unsourced';
-    out.push(
-      `  price        ${c.price.source}${c.price.evidence !== null ? ` (${c.price.evidence})` : ''}: ${src}${c.price.notes !== null ? ` — ${c.price.notes}` : ''}`,
-    );
+    if (c.quote)
+      out.push(
+        `  quote        ${c.quote.vendor} "${c.quote.name}" of ${c.quote.date} (${c.quote.evidence}), ${c.quote.file}: ${c.quote.source}${c.quote.notes !== null ? ` — ${c.quote.notes}` : ''}`,
+      );
+    else
+      out.push(
+        `  price        ${c.price.source}${c.price.evidence !== null ? ` (${c.price.evidence})` : ''}: ${src}${c.price.notes !== null ? ` — ${c.price.notes}` : ''}`,
+      );
     for (const p of c.productChange) out.push(`  PRODUCT CHANGE  ${p}`);
     for (const a of c.assumptions) out.push(`  assumes      ${a}`);
     for (const w of c.warnings) out.push(`  warning      ${w}`);
@@ -492,7 +731,7 @@ export function compareMarkdown(r: CompareResult): string {
   for (const row of tableRows(r)) out.push(`| ${row.map(esc).join(' | ')} |`);
   for (const c of r.candidates) {
     out.push('');
-    out.push(`## ${c.name}`);
+    out.push(`## ${displayName(c)}`);
     out.push('');
     if (c.status === 'infeasible') {
       out.push(`Infeasible: ${c.reason}`);
@@ -507,9 +746,14 @@ export function compareMarkdown(r: CompareResult): string {
       `| **total** | **${money(l.totalUsd)}** | 100.0 % | ${money(l.usdPer1mAcceptedOutput)}/1M accepted output |`,
     );
     out.push('');
-    out.push(
-      `- price: ${c.price.source} ${c.price.evidence ?? ''} — ${c.price.sources.join('; ') || 'unsourced'}`,
-    );
+    if (c.quote)
+      out.push(
+        `- quote: ${esc(c.quote.vendor)} "${esc(c.quote.name)}" of ${c.quote.date}, ${c.quote.kind.replace(/_/g, ' ')} (${c.quote.evidence}, ${c.quote.file}) — ${c.quote.source}${c.quote.notes !== null ? ` — ${c.quote.notes}` : ''}`,
+      );
+    else
+      out.push(
+        `- price: ${c.price.source} ${c.price.evidence ?? ''} — ${c.price.sources.join('; ') || 'unsourced'}`,
+      );
     for (const p of c.productChange) out.push(`- **product change**: ${p}`);
     for (const a of c.assumptions) out.push(`- assumes: ${a}`);
     for (const w of c.warnings) out.push(`- warning: ${w}`);
@@ -541,6 +785,10 @@ export function compareCsv(r: CompareResult): string {
     'utilization',
     'replicas',
     ...lineNames.map((n) => `usd_${n.replace(/[^a-z]+/g, '_')}`),
+    'quote_vendor',
+    'quote_kind',
+    'quote_date',
+    'quote_source',
   ];
   const rank = new Map(r.ranking.map((e) => [e.name, e.rank]));
   const ordered = [
@@ -553,7 +801,7 @@ export function compareCsv(r: CompareResult): string {
       c.name,
       c.status,
       c.reason,
-      c.price.pricingModel,
+      c.quote ? `quote:${c.quote.kind}` : c.price.pricingModel,
       c.ledger?.usdPer1mAcceptedOutput,
       c.ledger?.totalUsd,
       c.latency?.ttftP95S,
@@ -563,6 +811,10 @@ export function compareCsv(r: CompareResult): string {
       c.utilization,
       c.replicas,
       ...lineNames.map((n) => c.ledger?.lines.find((l) => l.name === n)?.usd),
+      c.quote?.vendor,
+      c.quote?.kind,
+      c.quote?.date,
+      c.quote?.source,
     ]
       .map(csvCell)
       .join(','),

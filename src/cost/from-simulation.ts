@@ -40,8 +40,8 @@ export const IDLE_POWER_SHARE_OF_TDP = 0.3;
 /** Where the candidate's price comes from. */
 export interface PriceEvidence {
   pricingModel: PricingModelName;
-  /** catalog: the instance's list price; scenario: pricing.usd_per_hour / api prices / owned capex. */
-  source: 'catalog' | 'scenario' | 'none';
+  /** catalog: the instance's list price; scenario: pricing.usd_per_hour / api prices / owned capex; quote: a vendor quote file. */
+  source: 'catalog' | 'scenario' | 'quote' | 'none';
   instance: string | null;
   usdPerInstanceHour: number | null;
   chipsPerInstance: number | null;

@@ -36,10 +36,15 @@ function assumptionRows(c: CompareCandidate): string[][] {
   const priceValue =
     c.kind === 'api'
       ? `${usd(p.usdPer1mInput)}/1M input, ${usd(p.usdPer1mOutput)}/1M output`
-      : `${usd(p.usdPerInstanceHour)}/hour${p.instance !== null ? ` (${p.instance}, ${p.chipsPerInstance ?? '?'} chips)` : ''}`;
+      : c.kind === 'managed'
+        ? `${usd(p.usdPerInstanceHour)}/unit-hour, ${c.replicas ?? '?'} units`
+        : `${usd(p.usdPerInstanceHour)}/hour${p.instance !== null ? ` (${p.instance}, ${p.chipsPerInstance ?? '?'} chips)` : ''}`;
+  const q = c.quote;
   rows.push([
-    c.name,
-    `price (${p.pricingModel.replace(/_/g, '-')}, from ${p.source})`,
+    q ? `${c.name} [quote]` : c.name,
+    q
+      ? `price (quote: ${q.kind.replace(/_/g, ' ')} from ${q.vendor}, ${q.date}, ${q.file})`
+      : `price (${p.pricingModel.replace(/_/g, '-')}, from ${p.source})`,
     priceValue,
     p.evidence ?? '–',
     [p.sources.join('; ') || 'unsourced', p.notes].filter((x) => x !== null && x !== '').join(' — '),

@@ -218,6 +218,12 @@ export const scenarioSchema = z
     slo: sloSchema.default({ attainment: 0.99 }),
     model: z.string({ error: 'expected a catalog model key, e.g. llama-3.1-70b' }),
     candidates: z.array(candidateSchema).min(1, { error: 'expected at least one candidate' }),
+    quotes: z
+      .array(z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' }))
+      .default([])
+      .describe(
+        'vendor quote files (YAML/JSON, see quotes/), relative to the scenario file; each is costed as one more candidate',
+      ),
     costs: z
       .strictObject({
         orchestration_usd_month: nonNegative('$ ≥ 0').default(0),

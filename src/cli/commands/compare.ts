@@ -22,6 +22,10 @@ export interface CompareFlags {
   catalog?: string[];
   /** Also write the self-contained HTML report here. */
   out?: string;
+  /** Vendor quote files, costed as candidates after the scenario's own `quotes:`. */
+  quote?: string[];
+  /** Worker threads for the simulated candidates (1 = sequential, in process). */
+  workers?: string;
 }
 
 export interface CompareIo {
@@ -54,6 +58,7 @@ export function compareJson(r: CompareResult): string {
       productChange: c.productChange,
       assumptions: c.assumptions,
       warnings: c.warnings,
+      quote: c.quote ?? null,
     })),
     ranking: r.ranking,
     warnings: r.warnings,
@@ -61,10 +66,15 @@ export function compareJson(r: CompareResult): string {
 }
 
 /** `pertoken compare`: run, then print one format (text by default). */
-export async function runCompare(file: string, f: CompareFlags, io: CompareIo): Promise<CompareResult> {
+export async function runCompare(
+  file: string,
+  f: CompareFlags,
+  io: CompareIo,
+  extra: Pick<CompareOptions, 'quotesOnly'> = {},
+): Promise<CompareResult> {
   const formats = [f.json, f.markdown, f.csv].filter((x) => x === true).length;
   if (formats > 1) throw new InputError('expected at most one of --json, --markdown, --csv');
-  const opts: CompareOptions = {};
+  const opts: CompareOptions = { ...extra };
   if (f.catalog !== undefined) opts.catalogDirs = f.catalog;
   if (f.replicas !== undefined) {
     const n = Number(f.replicas);
@@ -72,8 +82,27 @@ export async function runCompare(file: string, f: CompareFlags, io: CompareIo): 
       throw new InputError(`--replicas: expected an integer ≥ 1, found ${JSON.stringify(f.replicas)}`);
     opts.replicas = n;
   }
-  if (f.quiet !== true) opts.onCandidate = (name, i, total) => io.stderr(`[${i + 1}/${total}] ${name}\n`);
-  const r = await compareScenario(file, opts);
+  if (f.quote !== undefined) opts.quotes = f.quote;
+  if (f.workers !== undefined) {
+    const n = Number(f.workers);
+    if (f.workers.trim() === '' || !Number.isInteger(n) || n < 1)
+      throw new InputError(`--workers: expected an integer ≥ 1, found ${JSON.stringify(f.workers)}`);
+    opts.workers = n;
+  }
+  if (f.quiet !== true) {
+    const t0 = performance.now();
+    opts.onCandidateDone = (name, _i, total, done) =>
+      io.stderr(`[${done}/${total}] ${name} done (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+  }
+  return finishCompare(await compareScenario(file, opts), f, io);
+}
+
+/** Print one format (text by default), the warnings and the HTML report. */
+export async function finishCompare(
+  r: CompareResult,
+  f: CompareFlags,
+  io: CompareIo,
+): Promise<CompareResult> {
   if (f.quiet !== true) for (const w of r.warnings) io.stderr(`warning: ${w}\n`);
   if (f.json === true) io.stdout(compareJson(r));
   else if (f.markdown === true) io.stdout(compareMarkdown(r));
@@ -84,6 +113,11 @@ export async function runCompare(file: string, f: CompareFlags, io: CompareIo): 
     if (f.quiet !== true) io.stderr(`wrote ${f.out}\n`);
   }
   return r;
+}
+
+/** Commander collector for a repeatable option. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 export function registerCompare(program: Command): void {
@@ -98,6 +132,11 @@ export function registerCompare(program: Command): void {
     .option('--csv', 'print one CSV row per candidate')
     .option('--replicas <n>', "replicas for every hardware candidate (overrides the scenario and 'auto')")
     .option('--out <file>', 'also write a self-contained HTML report (charts, tables, assumptions)')
+    .option('--quote <file>', 'a vendor quote file to cost as one more candidate (repeatable)', collect)
+    .option(
+      '--workers <n>',
+      'worker threads for the simulated candidates (default: one per core; 1 = sequential); or PERTOKEN_WORKERS',
+    )
     .option('--quiet', 'no progress lines or warnings on stderr');
   addCatalogOption(cmd).action(async (file: string, flags: CompareFlags) => {
     await runCompare(file, flags, {
