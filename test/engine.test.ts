@@ -414,7 +414,7 @@ describe('engine: API', () => {
 
   it('policies are chosen by name from registries, and new ones can be registered', async () => {
     const names = policyNames();
-    assert.deepEqual(names.batch, ['chunked-prefill', 'prefill-first']);
+    assert.deepEqual(names.batch, ['chunked-prefill', 'prefill-first', 'inflight-batching']);
     assert.ok(names.router.includes('prefix-affinity'));
     registerRouter('always-last', () => ({
       name: 'always-last',

@@ -20,6 +20,7 @@ import {
   type StepBreakdown,
 } from '../src/perf/index.js';
 import { InputError } from '../src/util/errors.js';
+import { reservedContextTokens, runningContextTokens, type StackLimits } from '../src/perf/steady.js';
 
 const catalog = await loadCatalog();
 const profiles = await loadProfiles();
@@ -275,4 +276,40 @@ test('bad microbenchmark tables and profile files are rejected with the file and
     loadProfiles([profDir]),
     (e: unknown) => e instanceof InputError && /x\.json: /.test(e.message),
   );
+});
+
+test('per-sequence host overhead: adds seqOverheadS × sequences to the step, in hot path and breakdown', () => {
+  const profile = { ...DEFAULT_PROFILE, seqOverheadS: 5e-6 };
+  const spec = replicaSpec({ model: catalog.model('llama-3.1-8b'), accelerator: H200, stack: 'vllm' });
+  const base = new ReplicaModel(spec, DEFAULT_PROFILE);
+  const withSeq = new ReplicaModel(spec, profile);
+  const s = decode(100, 1000);
+  s.prefillSeqs = 2;
+  s.prefillTokens = 300;
+  s.prefillAttnPairs = causalPairs(300, 0);
+  // 102 sequences in the step × 5 µs = 0.51 ms more than without the term
+  assert.ok(Math.abs(withSeq.stepTimeS(s) - base.stepTimeS(s) - 102 * 5e-6) < 1e-12);
+  const host = withSeq.breakdown(s).components.find((c) => c.name === 'host / scheduler overhead');
+  assert.ok(
+    host !== undefined && Math.abs(host.seconds - (DEFAULT_PROFILE.stepOverheadS + 102 * 5e-6)) < 1e-15,
+  );
+});
+
+test('length spread: running sequences are weighted by output length (hand calculation)', () => {
+  // two request types, equally frequent: (i=100, o=100) and (i=300, o=900)
+  // E[i] = 200, E[o] = 500; E[i·o] = (100·100 + 300·900)/2 = 140,000 → E[i·o]/E[o] = 280
+  // E[o²] = (100² + 900²)/2 = 410,000 → E[o²]/E[o] = 820
+  const w = {
+    inputTokens: 200,
+    outputTokens: 500,
+    spread: { inputWeightedTokens: 280, outputWeightedTokens: 820 },
+  };
+  // running context = 280 + 820/2 = 690 (fixed lengths at the means would say 200 + 250 = 450)
+  assert.equal(runningContextTokens(w), 690);
+  assert.equal(runningContextTokens({ inputTokens: 200, outputTokens: 500 }), 450);
+  const full = { kvReservation: 'full' } as StackLimits;
+  const incremental = { kvReservation: 'incremental' } as StackLimits;
+  // a full reservation holds each running sequence's final length: 280 + 820 = 1,100
+  assert.equal(reservedContextTokens(w, full), 1100);
+  assert.equal(reservedContextTokens(w, incremental), 690);
 });

@@ -159,16 +159,16 @@ test('every published case is predicted or skipped with a reason, never dropped'
     Object.values(s.skippedReasons).reduce((a, b) => a + b, 0),
     s.skipped,
   );
-  // the bar (issue: ≤ 15 %): 13.1 % reached with the shipped profiles, asserted with ~1 point of
-  // slack; the error on the cases held out of every fit (16.5 % reached, 18.7 % before the MoE
-  // all-to-all and grouped-GEMM tile padding) must not regress either
+  // the bar (issue: ≤ 15 %): 9.5 % reached with the shipped profiles (13.1 % before the dataset
+  // length spreads and the per-sequence overhead), asserted with ~1 point of slack; the error on
+  // the cases held out of every fit (8.9 % reached) must stay under the bar too
   assert.ok(s.n >= 250, `only ${s.n} throughput cases predicted`);
-  assert.ok(s.medianAbsErrorPct <= 14.0, `median |error| ${s.medianAbsErrorPct.toFixed(2)} % > 14.0 %`);
+  assert.ok(s.medianAbsErrorPct <= 10.5, `median |error| ${s.medianAbsErrorPct.toFixed(2)} % > 10.5 %`);
   assert.ok(
-    s.bySplit.heldOut.medianAbsErrorPct <= 17.5,
-    `held-out median |error| ${s.bySplit.heldOut.medianAbsErrorPct.toFixed(2)} % > 17.5 %`,
+    s.bySplit.heldOut.medianAbsErrorPct <= 12,
+    `held-out median |error| ${s.bySplit.heldOut.medianAbsErrorPct.toFixed(2)} % > 12 %`,
   );
-  assert.ok(s.bySplit.heldOut.n >= 60);
+  assert.ok(s.bySplit.heldOut.n >= 50);
   for (const hw of ['H100_SXM', 'H200', 'B200', 'GB200', 'MI300X', 'MI325X'])
     assert.ok(s.byHardware[hw] !== undefined && s.byHardware[hw].n > 0, `no ${hw} cases`);
   // the four kinds of source are all exercised

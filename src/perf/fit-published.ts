@@ -24,10 +24,17 @@ export const FIT_PARAMETERS = {
   computeEffScale: { lo: 0.2, hi: 1.3, start: 1, sigma: 2 },
   memEffScale: { lo: 0.3, hi: 1.2, start: 1, sigma: 2 },
   stepOverheadS: { lo: 1e-5, hi: 0.02, start: 1e-3, sigma: 4 },
+  seqOverheadS: { lo: 1e-8, hi: 1e-4, start: 1e-6, sigma: 10 },
   allReduceLatencyS: { lo: 1e-6, hi: 2e-4, start: 1e-5, sigma: 4 },
 } as const;
 type FitKey = keyof typeof FIT_PARAMETERS;
-const STACK_KEYS: FitKey[] = ['computeEffScale', 'memEffScale', 'stepOverheadS', 'allReduceLatencyS'];
+const STACK_KEYS: FitKey[] = [
+  'computeEffScale',
+  'memEffScale',
+  'stepOverheadS',
+  'seqOverheadS',
+  'allReduceLatencyS',
+];
 const HARDWARE_KEYS: FitKey[] = ['computeEffScale', 'memEffScale'];
 /** Prior width of a hardware refinement around the stack's multipliers. */
 const HARDWARE_SIGMA = 1.5;
@@ -64,6 +71,7 @@ export function publishedProfile(
     kernel: DEFAULT_KERNEL,
     corrections: null,
     stepOverheadS: params.stepOverheadS,
+    seqOverheadS: params.seqOverheadS,
     allReduceLatencyS: params.allReduceLatencyS,
     computeEffScale: params.computeEffScale,
     memEffScale: params.memEffScale,
@@ -206,6 +214,7 @@ export function fitPublishedProfile(
           computeEffScale: stackFit.computeEffScale,
           memEffScale: stackFit.memEffScale,
           stepOverheadS: stackFit.stepOverheadS,
+          seqOverheadS: stackFit.seqOverheadS,
           allReduceLatencyS: stackFit.allReduceLatencyS,
         };
   const free = stackFit === undefined ? STACK_KEYS : HARDWARE_KEYS;
@@ -237,7 +246,7 @@ export function fitPublishedProfile(
   };
   const scope =
     stackFit === undefined
-      ? 'efficiency multipliers, step overhead and all-reduce latency'
+      ? 'efficiency multipliers, step and per-sequence overheads and all-reduce latency'
       : `efficiency multipliers refined around ${stackFit.key} (its overheads kept)`;
   const note =
     `${scope} fitted to ${train.length} published ${what} results (${source}); median |error| on the ` +

@@ -26,6 +26,12 @@ export interface PerfProfile {
   corrections: Corrections | null;
   /** Host/scheduler time per engine step, seconds. */
   stepOverheadS: number;
+  /**
+   * Host time per running sequence per step, seconds (scheduling, input preparation, sampling and
+   * output processing grow with the batch — the CPU-overhead terms of Vidur's model); 0 when not
+   * fitted.
+   */
+  seqOverheadS: number;
   /** Fixed latency of one tensor-parallel all-reduce, seconds. */
   allReduceLatencyS: number;
   /** Multipliers a published fit applies on top of the kernel efficiencies (1 = none). */
@@ -69,6 +75,7 @@ export const DEFAULT_PROFILE: PerfProfile = {
   kernel: DEFAULT_KERNEL,
   corrections: null,
   stepOverheadS: 1e-3,
+  seqOverheadS: 0,
   allReduceLatencyS: 1e-5,
   computeEffScale: 1,
   memEffScale: 1,
@@ -98,6 +105,7 @@ export const perfProfileSchema = z.strictObject({
   kernel: kernelSchema,
   corrections: z.record(z.string(), z.array(z.tuple([z.number(), z.number()]))).nullable(),
   stepOverheadS: z.number().min(0),
+  seqOverheadS: z.number().min(0).default(0),
   allReduceLatencyS: z.number().min(0),
   computeEffScale: z.number().positive(),
   memEffScale: z.number().positive(),

@@ -71,6 +71,7 @@ export function chooseProfile(
       profile: {
         ...measured,
         stepOverheadS: overheads.stepOverheadS,
+        seqOverheadS: overheads.seqOverheadS,
         allReduceLatencyS: overheads.allReduceLatencyS,
         // a stack's fitted efficiency relative to the kernel model (1 for the default) applies on
         // top of measured kernels too: the published fits use the H200 kernel fit as their base

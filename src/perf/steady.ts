@@ -38,6 +38,33 @@ import { emptyStep, type StepBatch, type StepTimer } from './types.js';
 export interface SteadyWorkload {
   inputTokens: number;
   outputTokens: number;
+  /**
+   * Length spread, when the requests' lengths vary (MLPerf datasets); absent for fixed ISL/OSL.
+   * Under continuous batching a request holds a batch slot for as long as it decodes, so the
+   * sequences running at any moment are weighted by their output length: their mean prompt is
+   * E[i·o]/E[o] and their mean final output E[o²]/E[o] — both above the plain means when lengths
+   * vary (a long answer is in the batch for longer).
+   */
+  spread?: LengthSpread;
+}
+
+/** Output-length-weighted moments of a request length distribution (see `SteadyWorkload.spread`). */
+export interface LengthSpread {
+  /** E[i·o] / E[o]: the mean prompt of a running sequence, tokens. */
+  inputWeightedTokens: number;
+  /** E[o²] / E[o]: the mean final output of a running sequence, tokens. */
+  outputWeightedTokens: number;
+}
+
+/**
+ * Mean context (prompt + tokens generated so far) of a running decode sequence: a sequence is seen
+ * uniformly over its decode, so it has generated half its output on average; weighted by output
+ * length when the lengths vary: E[i·o + o²/2] / E[o].
+ */
+export function runningContextTokens(w: SteadyWorkload): number {
+  return w.spread === undefined
+    ? w.inputTokens + w.outputTokens / 2
+    : w.spread.inputWeightedTokens + w.spread.outputWeightedTokens / 2;
 }
 
 /**
@@ -156,9 +183,10 @@ export function kvReadDivisor(r: SteadyReplica): number {
 
 /** Context a running sequence holds KV for, as the stack reserves it. */
 export function reservedContextTokens(w: SteadyWorkload, limits: StackLimits): number {
-  return limits.kvReservation === 'full'
+  if (limits.kvReservation !== 'full') return runningContextTokens(w);
+  return w.spread === undefined
     ? w.inputTokens + w.outputTokens
-    : w.inputTokens + w.outputTokens / 2;
+    : w.spread.inputWeightedTokens + w.spread.outputWeightedTokens;
 }
 
 function spec(r: SteadyReplica, maxNumSeqs: number, maxNumBatchedTokens: number): ReplicaSpec {
@@ -283,6 +311,7 @@ function timerKey(r: SteadyReplica, p: PerfProfile): string {
     p.hardware,
     p.corrections === null ? 0 : Object.keys(p.corrections).length,
     p.stepOverheadS,
+    p.seqOverheadS,
     p.allReduceLatencyS,
     p.computeEffScale,
     p.memEffScale,
@@ -367,7 +396,7 @@ export function steadyCycle(
   const c = Math.min(prefillPerStep, room);
   const mixed = emptyStep();
   mixed.decodeSeqs = B;
-  mixed.decodeContextTokens = Math.round((B * (isl + w.outputTokens / 2)) / kvDivisor);
+  mixed.decodeContextTokens = Math.round((B * runningContextTokens(w)) / kvDivisor);
   if (c >= 1) {
     const p = prefillStep(c, isl);
     mixed.prefillTokens = p.prefillTokens;
@@ -530,7 +559,7 @@ export function staticBatchThroughput(
   const prefillS = fullSteps * (fullSteps > 0 ? pre(budget) : 0) + (rest >= 1 ? pre(rest) : 0);
   const d = emptyStep();
   d.decodeSeqs = B;
-  d.decodeContextTokens = Math.round((B * (w.inputTokens + w.outputTokens / 2)) / kvReadDivisor(r));
+  d.decodeContextTokens = Math.round((B * runningContextTokens(w)) / kvReadDivisor(r));
   const decodeS = timer.stepTimeS(d);
   const totalS = prefillS + w.outputTokens * decodeS;
   const cycle: SteadyCycle = {

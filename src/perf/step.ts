@@ -313,9 +313,9 @@ export class ReplicaModel implements ReplicaPerf {
   stepTimeS(b: StepBatch): number {
     const tokens = b.decodeSeqs + b.prefillTokens;
     if (tokens <= 0) return 0;
-    let s = this.profile.stepOverheadS;
-    s += tokens < this.linearByTokens.length ? this.linearByTokens[tokens]! : this.linearSeconds(tokens);
     const seqs = b.decodeSeqs + b.prefillSeqs;
+    let s = this.profile.stepOverheadS + this.profile.seqOverheadS * seqs;
+    s += tokens < this.linearByTokens.length ? this.linearByTokens[tokens]! : this.linearSeconds(tokens);
     s += seqs < this.lmHeadBySeqs.length ? this.lmHeadBySeqs[seqs]! : this.gemm(this.lmHead, seqs).seconds;
     if (b.decodeSeqs > 0) {
       s += this.decodeAttnS(b.decodeContextTokens) * this.fullLayers;
@@ -364,10 +364,11 @@ export class ReplicaModel implements ReplicaPerf {
         const L = this.spec.model.layers;
         comps.push(scaled('prefill attention (causal)', L, p));
       }
+      const seqs = b.decodeSeqs + b.prefillSeqs;
       comps.push({
         name: 'host / scheduler overhead',
         count: 1,
-        seconds: this.profile.stepOverheadS,
+        seconds: this.profile.stepOverheadS + this.profile.seqOverheadS * seqs,
         flops: 0,
         bytes: 0,
         bound: 'host',

@@ -104,59 +104,77 @@ export async function readPublishedCases(file: string): Promise<PublishedCase[]>
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Mean lengths of the MLPerf datasets. Mean outputs are the reference means stated in the dataset
- * text of the published file (parsed from it when present). Mean inputs were estimated from the
- * per-sample token lengths extracted from the official MLCommons dataset files, stored in
- * github.com/openshift-psap/performance-dashboard (mlperf-data/summaries/*.csv @7cd1065 / b04ea53 /
- * 67033ba / 739352b; datasets/summaries/deepseek-r1.csv @c402a31), by stratified samples of rows
- * (the files are ordered by sub-dataset); the ± is the sample's standard error.
+ * Lengths of the MLPerf datasets. Mean inputs and the length spread are computed from the complete
+ * per-sample token-length files of the MLCommons datasets (data/mlperf-lengths/, copied from
+ * github.com/openshift-psap/performance-dashboard; stats.json there). Mean outputs are the
+ * reference means stated in the dataset text of the published file (parsed from it when present).
+ *
+ * The spread enters as two ratios (see `SteadyWorkload.spread`): E[o²]/E[o]² — how much longer than
+ * the mean the output of a *running* sequence is (long answers hold their batch slot longer) — and
+ * (E[i·o]/E[o])/E[i] — the same for its prompt (≠ 1 when prompt and output lengths correlate). The
+ * output ratio comes from the file's output column (the reference responses; their shape stands for
+ * the model's own outputs), except llama3.1-8b, whose outputs all run to the 128-token cap.
  */
 export const MLPERF_DATASETS: {
   match: RegExp;
   name: string;
   meanInputTokens: number;
   meanOutputTokens: number;
+  /** E[o²] / E[o]² of the output lengths (1: every output the same length). */
+  outputWeightedRatio: number;
+  /** (E[i·o] / E[o]) / E[i]. */
+  inputWeightedRatio: number;
   source: string;
 }[] = [
   {
     match: /OpenOrca\+GSM8K\+MBXP/i,
     name: 'MLPerf mixtral-8x7b (OpenOrca + GSM8K + MBXP, 15,000 samples)',
-    meanInputTokens: 738,
+    meanInputTokens: 427.4,
     meanOutputTokens: 145,
+    outputWeightedRatio: 232.55 / 144.84,
+    inputWeightedRatio: 438.61 / 427.39,
     source:
-      'input ≈ 738 ± 15 tokens: 400 rows, 100+200+100 from the GSM8K (≈ 662), OpenOrca (≈ 315) and MBXP (≈ 1,237) thirds of mixtral-8x7b.csv; output: reference mean ~145',
+      'mixtral-8x7b.csv (15,000 rows, @67033ba): mean input 427.4, output CV 0.78, E[o²]/E[o] 232.5 of mean 144.8; output: reference mean ~145',
   },
   {
     match: /OpenOrca subset/i,
     name: 'MLPerf llama2-70b (OpenOrca, 24,576 samples)',
-    meanInputTokens: 226,
+    meanInputTokens: 222.3,
     meanOutputTokens: 294,
+    outputWeightedRatio: 354.57 / 218.89,
+    inputWeightedRatio: 199.5 / 222.33,
     source:
-      'input ≈ 226 ± 8 tokens: 400 rows, 100 from each origin quarter (cot ≈ 118, flan ≈ 222, niv ≈ 258, t0 ≈ 304) of llama2-70b-99.csv; output: reference mean ~294',
+      'llama2-70b-99.csv (24,576 rows, @7cd1065): mean input 222.3, reference-response CV 0.79, E[o²]/E[o] 354.6 of mean 218.9; output: reference mean ~294',
   },
   {
     match: /405B mix/i,
     name: 'MLPerf llama3.1-405b (8,313 samples, LongBench/RULER/…)',
-    meanInputTokens: 9400,
+    meanInputTokens: 9428.6,
     meanOutputTokens: 685,
+    outputWeightedRatio: 784.01 / 684.68,
+    inputWeightedRatio: 9193.12 / 9428.64,
     source:
-      'input ≈ 9,400 ± 500 tokens: 451 rows of llama3-1-405b.csv (mixed part ≈ 8,460 over ~60 % of rows, clustered RULER part ≈ 10,830); output: reference mean ~685',
+      'llama3-1-405b.csv (8,313 rows, @739352b): mean input 9,428.6, output CV 0.38, E[o²]/E[o] 784 of mean 684.7; output: reference mean ~685',
   },
   {
     match: /CNN\/DailyMail/i,
     name: 'MLPerf llama3.1-8b (CNN/DailyMail, 13,368 samples)',
-    meanInputTokens: 886,
+    meanInputTokens: 870.7,
     meanOutputTokens: 128,
+    outputWeightedRatio: 1,
+    inputWeightedRatio: 1,
     source:
-      'input ≈ 886 ± 24 tokens: 299 rows of llama3-1-8b-datacenter.csv; output: the 128-token max_new_tokens cap (summaries run to it: 128–129 tokens/sample in the MLPerf logs)',
+      'llama3-1-8b-datacenter.csv (13,368 rows, @b04ea53): mean input 870.7; output: the 128-token max_new_tokens cap (summaries run to it: 128–129 tokens/sample in the MLPerf logs), so no output spread',
   },
   {
     match: /DeepSeek-R1 reasoning/i,
     name: 'MLPerf deepseek-r1 (4,388 samples)',
-    meanInputTokens: 830,
+    meanInputTokens: 803.8,
     meanOutputTokens: 3886,
+    outputWeightedRatio: 10387.61 / 4043.45,
+    inputWeightedRatio: 632.22 / 803.79,
     source:
-      'input ≈ 830 ± 29 tokens: 199 rows of deepseek-r1.csv (shuffled mix of AIME/MATH500/GPQA/MMLU-Pro/LiveCodeBench); output: reference mean ~3,886',
+      'deepseek-r1.csv (4,388 rows, @c402a31): mean input 803.8, output CV 1.25 (median 2,194, p90 9,477, max 32,768), E[o²]/E[o] 10,388 of mean 4,043; output: reference mean ~3,886',
   },
 ];
 
@@ -330,8 +348,14 @@ function workloadOf(c: PublishedCase, notes: string[]): SteadyWorkload | { skip:
   if (d === undefined) return { skip: `no ISL/OSL and dataset "${text}" has no known mean lengths` };
   const stated = /mean output ~?([\d,]+)/i.exec(text);
   const osl = stated !== null ? Number(stated[1]!.replace(/,/g, '')) : d.meanOutputTokens;
-  notes.push(`${d.name}: mean input ${d.meanInputTokens}, mean output ${osl} tokens`);
-  return { inputTokens: d.meanInputTokens, outputTokens: osl };
+  const spread = {
+    inputWeightedTokens: d.meanInputTokens * d.inputWeightedRatio,
+    outputWeightedTokens: osl * d.outputWeightedRatio,
+  };
+  notes.push(
+    `${d.name}: mean input ${d.meanInputTokens}, mean output ${osl} tokens; running sequences (weighted by output length): prompt ${spread.inputWeightedTokens.toFixed(0)}, final output ${spread.outputWeightedTokens.toFixed(0)}`,
+  );
+  return { inputTokens: d.meanInputTokens, outputTokens: osl, spread };
 }
 
 function modeOf(c: PublishedCase, model: Model): CaseMode | { skip: string } {

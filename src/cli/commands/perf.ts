@@ -258,6 +258,7 @@ export function registerCalibrate(program: Command): void {
         kernel: cal.params,
         corrections: cal.corrections,
         stepOverheadS: 1e-3,
+        seqOverheadS: 0,
         allReduceLatencyS: 1e-5,
         computeEffScale: 1,
         memEffScale: 1,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import Table from 'cli-table3';
 import { loadCatalog } from '../../catalog/load.js';
 import { BUNDLED_PROFILE_DIR, loadProfiles } from '../../perf/profiles.js';
@@ -36,7 +37,18 @@ function groupTable(title: string, groups: Record<string, GroupSummary>): string
 }
 
 /** The text report: predicted cases, skipped cases with reasons, then the summary. */
-export function formatValidation(report: ValidationReport | EngineValidationReport, file: string): string {
+const medianText = (g: { n: number; medianAbsErrorPct: number }): string =>
+  g.n === 0 ? '–' : `${g.medianAbsErrorPct.toFixed(1)} %`;
+
+/**
+ * The text report. `shipped`: the cases are the shipped file the published fits split into fitted
+ * and held-out cases; any other file was in no fit, so its cases are all out of sample.
+ */
+export function formatValidation(
+  report: ValidationReport | EngineValidationReport,
+  file: string,
+  shipped = true,
+): string {
   const rows = report.cases;
   const pred = new Table({
     head: ['case', 'hardware', 'stack', 'mode', 'layout', 'batch', 'reported', 'predicted', 'error', 'split'],
@@ -56,7 +68,7 @@ export function formatValidation(report: ValidationReport | EngineValidationRepo
       `${fmt(r.reported, r.metric === 'TTFT s' ? 3 : 0)}${unit}`,
       `${fmt(r.predicted, r.metric === 'TTFT s' ? 3 : 0)}${unit}`,
       pct(r.errorPct!),
-      r.heldOut === true ? 'held out' : 'fitted',
+      !shipped ? 'not in fits' : r.heldOut === true ? 'held out' : 'fitted',
     ]);
   }
   const skipped = rows.filter((r) => r.status === 'skipped');
@@ -71,14 +83,18 @@ export function formatValidation(report: ValidationReport | EngineValidationRepo
     '',
     `throughput: ${s.n} cases, median |error| ${s.medianAbsErrorPct.toFixed(1)} % (median error ${pct(s.medianErrorPct)}), ` +
       `${(100 * s.within15Pct).toFixed(0)} % within ±15 %, ${(100 * s.within30Pct).toFixed(0)} % within ±30 %`,
-    `  cases the published fits were fitted on: ${s.bySplit.fitted.n}, median |error| ${s.bySplit.fitted.medianAbsErrorPct.toFixed(1)} %; ` +
-      `held out of every fit: ${s.bySplit.heldOut.n}, median |error| ${s.bySplit.heldOut.medianAbsErrorPct.toFixed(1)} %`,
-    `  latency (not in the bar): TPOT ${s.latency.tpot.n} cases ${s.latency.tpot.medianAbsErrorPct.toFixed(1)} %, ` +
-      `TTFT (fixed concurrency) ${s.latency.ttft.n} cases ${s.latency.ttft.medianAbsErrorPct.toFixed(1)} %, ` +
-      `batch-1 TTFT ${s.latency.batch1Ttft.n} cases ${s.latency.batch1Ttft.medianAbsErrorPct.toFixed(1)} %`,
-    `  skipped by reason: ${Object.entries(s.skippedReasons)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}`,
+    shipped
+      ? `  cases the published fits were fitted on: ${s.bySplit.fitted.n}, median |error| ${s.bySplit.fitted.medianAbsErrorPct.toFixed(1)} %; ` +
+        `held out of every fit: ${s.bySplit.heldOut.n}, median |error| ${s.bySplit.heldOut.medianAbsErrorPct.toFixed(1)} %`
+      : `  none of these cases was in the published fits (they were fitted on the shipped file only)`,
+    `  latency (not in the bar): TPOT ${s.latency.tpot.n} cases ${medianText(s.latency.tpot)}, ` +
+      `TTFT (fixed concurrency) ${s.latency.ttft.n} cases ${medianText(s.latency.ttft)}, ` +
+      `batch-1 TTFT ${s.latency.batch1Ttft.n} cases ${medianText(s.latency.batch1Ttft)}`,
+    `  skipped by reason: ${
+      Object.entries(s.skippedReasons)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }`,
     groupTable('hardware family', s.byFamily),
     groupTable('hardware', s.byHardware),
     groupTable('source', s.bySource),
@@ -86,7 +102,15 @@ export function formatValidation(report: ValidationReport | EngineValidationRepo
     groupTable('mode', s.byMode),
     groupTable('model', s.byModel),
   ];
-  if ('engine' in s) lines.push('', ...engineLines(report as EngineValidationReport));
+  if ('engine' in s) {
+    const e = (report as EngineValidationReport).summary.engine.allModes.engine;
+    lines.splice(
+      lines.findIndex((l) => l.startsWith('  cases the published fits')),
+      0,
+      `  engine in the loop (every mode it runs): ${e.n} cases, median |error| ${e.medianAbsErrorPct.toFixed(1)} % (median error ${pct(e.medianErrorPct)}), ${(100 * e.within15Pct).toFixed(0)} % within ±15 % — the headline is the steady-state figure above (see "engine" below)`,
+    );
+    lines.push('', ...engineLines(report as EngineValidationReport));
+  }
   return lines.join('\n');
 }
 
@@ -109,7 +133,7 @@ function engineLines(report: EngineValidationReport): string[] {
   });
   for (const r of report.cases) {
     const e = r.engine;
-    if (e === null) continue;
+    if (e === null || e.mode !== 'latency') continue;
     const lat = (pred: number, err: number | null): string =>
       `${fmt(pred)}${err === null ? '' : ` (${pct(err)})`}`;
     t.push([
@@ -138,14 +162,69 @@ function engineLines(report: EngineValidationReport): string[] {
       `${v.medianAbsTtftP99ErrorPct.toFixed(1)} %`,
       `${v.medianAbsTpotP99ErrorPct.toFixed(1)} %`,
     ]);
+  const a = s.allModes;
+  const fam = new Table({
+    head: ['hardware family', 'n', 'engine |error|', 'engine error', 'steady |error|', 'steady error'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const [k, v] of Object.entries(a.engine.byFamily)) {
+    const st = a.steady.byFamily[k]!;
+    fam.push([
+      k,
+      v.n,
+      `${v.medianAbsErrorPct.toFixed(1)} %`,
+      pct(v.medianErrorPct),
+      `${st.medianAbsErrorPct.toFixed(1)} %`,
+      pct(st.medianErrorPct),
+    ]);
+  }
+  const mode = new Table({
+    head: ['mode', 'n', 'engine |error|', 'engine error', 'steady |error|', 'steady error'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const [k, v] of Object.entries(a.engine.byMode)) {
+    const st = a.steady.byMode[k]!;
+    mode.push([
+      k,
+      v.n,
+      `${v.medianAbsErrorPct.toFixed(1)} %`,
+      pct(v.medianErrorPct),
+      `${st.medianAbsErrorPct.toFixed(1)} %`,
+      pct(st.medianErrorPct),
+    ]);
+  }
+  const f = new Table({
+    head: ['hardware family', 'n', '|thr error|', '|TTFT p99 error|', '|TPOT p99 error|'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const [k, v] of Object.entries(s.byFamily))
+    f.push([
+      k,
+      v.n,
+      `${v.medianAbsThroughputErrorPct.toFixed(1)} %`,
+      `${v.medianAbsTtftP99ErrorPct.toFixed(1)} %`,
+      `${v.medianAbsTpotP99ErrorPct.toFixed(1)} %`,
+    ]);
   return [
-    'engine (Server / Interactive at the scheduled rate; sim = replicas simulated / in the system; ok: yes = meets the p99 limits, slo = keeps up but misses them, queue = the queue diverges):',
+    "engine (Server / Interactive at the scheduled rate, Poisson arrivals, the datasets' length spreads; sim = replicas simulated / in the system; ok: yes = meets the p99 limits, slo = keeps up but misses them, queue = the queue diverges):",
     t.toString(),
     `engine: ${s.n} cases, median |error| throughput ${s.medianAbsThroughputErrorPct.toFixed(1)} %, ` +
       `TTFT p99 ${s.medianAbsTtftP99ErrorPct.toFixed(1)} %, TPOT p99 ${s.medianAbsTpotP99ErrorPct.toFixed(1)} %; ` +
       `${s.keepsUp} keep up, ${s.meetsConstraints} meet the limits`,
     ...s.skipped.map((x) => `  engine skipped ${x.id}: ${x.reason}`),
+    f.toString(),
     g.toString(),
+    '',
+    `engine, every mode (Offline and vendor tables: every request at t = 0, steady middle of the run; static batches: one batch; fixed concurrency: closed loop): ` +
+      `${a.engine.n} cases, median |error| ${a.engine.medianAbsErrorPct.toFixed(1)} % (median error ${pct(a.engine.medianErrorPct)}), ` +
+      `${(100 * a.engine.within15Pct).toFixed(0)} % within ±15 %; the steady-state model on the same cases: ${a.steady.medianAbsErrorPct.toFixed(1)} % (${pct(a.steady.medianErrorPct)}), ${(100 * a.steady.within15Pct).toFixed(0)} % within ±15 %`,
+    `  mean TTFT against the published mean/p50 (Server / Interactive, fixed concurrency): ${a.meanLatency.ttft.n} cases ${a.meanLatency.ttft.medianAbsErrorPct.toFixed(1)} %, mean TPOT ${a.meanLatency.tpot.n} cases ${a.meanLatency.tpot.medianAbsErrorPct.toFixed(1)} %`,
+    ...a.skipped
+      .filter((x) => !s.skipped.some((y) => y.id === x.id))
+      .map((x) => `  engine skipped ${x.id}: ${x.reason}`),
+    fam.toString(),
+    mode.toString(),
+    s.headline,
   ];
 }
 
@@ -169,7 +248,7 @@ export function registerValidate(program: Command): void {
     )
     .option('--profiles <dir...>', 'extra performance-profile directories (from `pertoken calibrate`)')
     .option('--json', 'print { cases, summary } as JSON')
-    .option('--no-engine', 'skip the engine runs of Server / Interactive cases (steady-state only)');
+    .option('--no-engine', 'skip the engine runs (steady-state model only)');
   addCatalogOption(cmd).action(async (o: ValidateOpts) => {
     const file = o.cases ?? BUNDLED_PUBLISHED_RESULTS;
     const [catalog, profiles, cases] = await Promise.all([
@@ -182,7 +261,13 @@ export function registerValidate(program: Command): void {
         ? validateCases(cases, catalog, profiles)
         : await validateCasesWithEngine(cases, catalog, profiles);
     if (o.json === true) return emit(toJson(report));
-    return emit(formatValidation(report, o.cases ?? 'calibration/published-results.json'));
+    return emit(
+      formatValidation(
+        report,
+        o.cases ?? 'calibration/published-results.json',
+        resolve(file) === resolve(BUNDLED_PUBLISHED_RESULTS),
+      ),
+    );
   });
 }
 
@@ -218,7 +303,7 @@ export async function calibratePublished(o: CalibratePublishedOpts): Promise<voi
       `held-out median |error|: ${r.heldOutMedianAbsErrorPct.toFixed(1)} % (before the fit: ${r.beforeHeldOutMedianAbsErrorPct.toFixed(1)} %)`,
       `  fitted cases: ${r.trainMedianAbsErrorPct.toFixed(1)} % (all cases before the fit: ${r.beforeMedianAbsErrorPct.toFixed(1)} %)`,
       `parameters: compute efficiency × ${p.computeEffScale.toFixed(3)}, memory efficiency × ${p.memEffScale.toFixed(3)}, ` +
-        `step overhead ${(p.stepOverheadS * 1e3).toFixed(2)} ms, all-reduce latency ${(p.allReduceLatencyS * 1e6).toFixed(1)} µs`,
+        `step overhead ${(p.stepOverheadS * 1e3).toFixed(2)} ms + ${(p.seqOverheadS * 1e6).toFixed(2)} µs per sequence, all-reduce latency ${(p.allReduceLatencyS * 1e6).toFixed(1)} µs`,
       o.out === undefined ? 'not written (give --out FILE)' : `profile written to ${o.out}`,
     ].join('\n'),
   );

@@ -56,3 +56,34 @@ export const prefillFirst: BatchPolicy = {
     }
   },
 };
+
+/**
+ * In-flight batching without chunked context (TensorRT-LLM's default, `enable_chunked_context`
+ * off): every decoding sequence gets its token, then whole prompts are admitted first come first
+ * served while they fit in what is left of the `max_num_batched_tokens` budget (`max_num_tokens`),
+ * `max_num_seqs` and the KV watermark; a prompt that does not fit waits for a later step
+ * (head-of-line), unless nothing else runs, when it is admitted alone whatever its length.
+ */
+export const inflightBatching: BatchPolicy = {
+  name: 'inflight-batching',
+  stableUnderDecode: true,
+  formStep(f: StepFormation): void {
+    const decodes = f.scheduleDecodes();
+    let budget = f.maxNumBatchedTokens - decodes;
+    // (no prefill is ever left part-done by this policy; kept for robustness)
+    for (let i = 0; i < f.prefillingCount() && budget > 0; i++) {
+      const tokens = f.prefillRemaining(i);
+      if (tokens > budget || !f.schedulePrefill(i, tokens)) break;
+      budget -= tokens;
+    }
+    let admitted = 0;
+    while (f.hasWaiting() && f.runningCount() < f.maxNumSeqs) {
+      const alone = decodes === 0 && admitted === 0 && f.runningCount() === 0;
+      const tokens = f.admitHead(alone ? Infinity : budget, false);
+      if (tokens === 0) break;
+      admitted++;
+      budget -= tokens;
+      if (budget <= 0) break;
+    }
+  },
+};

@@ -1,6 +1,6 @@
 import { InputError } from '../../util/errors.js';
 import type { AdmissionPolicy, BatchPolicy, EngineConfig, PreemptionPolicy, Router } from '../types.js';
-import { chunkedPrefill, prefillFirst } from './batch.js';
+import { chunkedPrefill, inflightBatching, prefillFirst } from './batch.js';
 import {
   fewestGenerated,
   leastKv,
@@ -23,6 +23,7 @@ type Factory<T> = (config: EngineConfig) => T;
 const batchPolicies = new Map<string, Factory<BatchPolicy>>([
   ['chunked-prefill', () => chunkedPrefill],
   ['prefill-first', () => prefillFirst],
+  ['inflight-batching', () => inflightBatching],
 ]);
 const routers = new Map<string, Factory<Router>>([
   ['round-robin', () => roundRobin()],
