@@ -329,27 +329,54 @@ function timerKey(r: SteadyReplica, p: PerfProfile): string {
 }
 
 function buildTimer(r: SteadyReplica, profile: PerfProfile): StepTimer {
-  const model = new ReplicaModel(spec(r, 1, 1), profile);
+  return attentionDpTimer(new ReplicaModel(spec(r, 1, 1), profile), r, profile);
+}
+
+/**
+ * A replica model's timer adjusted for attention data-parallel ranks (DEP), shared by the steady
+ * model and the engine runs of `validate`. MLA: a rank runs every head over its share of the
+ * contexts, where the replica model counts 1/tp of the heads — the difference in decode-attention
+ * time is added. (The per-sequence host time is kept whole: dividing it by dp, as if the ranks'
+ * schedulers shared it perfectly, made the published-results fit worse — DeepSeek-R1 MLPerf cases
+ * from +3 % to +30 % — so the ranks are taken to wait for each other.)
+ * `contextDivisor`: what to divide the batch's decode context by to get one rank's share (1 when
+ * the caller already passes a rank's share, as the steady functions do; the engine passes dp).
+ */
+export function attentionDpTimer(
+  base: StepTimer,
+  r: SteadyReplica,
+  profile: PerfProfile,
+  contextDivisor = 1,
+): StepTimer {
   const m = r.model;
   const dp = kvReadDivisor(r);
-  if (dp <= 1 || m.attention.type !== 'mla' || m.attention.mla === null) return model;
-  const mla = m.attention.mla;
+  const mla = m.attention.type === 'mla' && dp > 1 ? m.attention.mla : null;
+  if (mla === null) return base;
   const hc = m.attention.heads / r.layout.tp;
-  const flopsPerPairTp = 2 * hc * (mla.kvLoraRank + mla.qkRopeHeadDim) + 2 * hc * mla.kvLoraRank;
+  const flopsPerPairTp =
+    mla === null ? 0 : 2 * hc * (mla.kvLoraRank + mla.qkRopeHeadDim) + 2 * hc * mla.kvLoraRank;
   const kvBytes = kvBytesPerTokenPerLayerPerChip(m, r.layout.tp, r.kv);
   const kp = effectiveKernel(profile);
   const rates = chipRates(r.accelerator, 'bf16');
   const layers = m.layers / r.layout.pp;
+  const scratch = emptyStep();
   return {
     stepTimeS(b: StepBatch): number {
-      const base = model.stepTimeS(b);
-      if (b.decodeContextTokens <= 0) return base;
-      const bytes = b.decodeContextTokens * kvBytes;
-      const tpFlops = b.decodeContextTokens * flopsPerPairTp;
+      let batch = b;
+      if (contextDivisor !== 1) {
+        Object.assign(scratch, b);
+        scratch.decodeContextTokens = Math.round(b.decodeContextTokens / contextDivisor);
+        batch = scratch;
+      }
+      const s = base.stepTimeS(batch);
+      const ctx = batch.decodeContextTokens;
+      if (ctx <= 0) return s;
+      const bytes = ctx * kvBytes;
+      const tpFlops = ctx * flopsPerPairTp;
       const extra =
         decodeAttentionTime(bytes, tpFlops * r.layout.tp, rates, kp).seconds -
         decodeAttentionTime(bytes, tpFlops, rates, kp).seconds;
-      return base + Math.max(0, extra) * layers;
+      return s + Math.max(0, extra) * layers;
     },
   };
 }

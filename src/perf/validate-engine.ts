@@ -58,13 +58,10 @@ import { InputError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import type { TraceRequest } from '../workload/types.js';
 import { medianAbs } from './optimize.js';
-import { effectiveKernel, type PerfProfile } from './profile.js';
+import type { PerfProfile } from './profile.js';
 import { buildReplicaPerf } from './profiles.js';
-import { chipRates } from './calibrate.js';
-import { decodeAttentionTime } from './kernels.js';
-import { kvBytesPerTokenPerLayerPerChip } from './memory.js';
-import { kvReadDivisor } from './steady.js';
-import { emptyStep, type ReplicaPerf, type StepBatch } from './types.js';
+import { attentionDpTimer, kvReadDivisor } from './steady.js';
+import type { ReplicaPerf, StepBatch } from './types.js';
 import {
   fnv1a,
   hardwareFamily,
@@ -424,36 +421,16 @@ export function engineReplicaPerf(
     },
     profiles,
   );
+  if (kvReadDivisor(r) <= 1) return replica;
+  // MLA attention data-parallel ranks (the steady model's adjustment, src/perf/steady.ts): the engine
+  // passes the whole batch's context, a rank holds 1/dp of it (MLA: its own latent cache, so the
+  // replica's KV capacity is dp times one rank's)
   const dp = kvReadDivisor(r);
-  const m = r.model;
-  if (dp <= 1 || m.attention.type !== 'mla' || m.attention.mla === null) return replica;
-  // the steady timer's MLA correction (src/perf/steady.ts, buildTimer) on top of the replica model
-  // with its tables: a DP rank runs every head over its 1/dp share of the contexts
-  const mla = m.attention.mla;
-  const hc = m.attention.heads / r.layout.tp;
-  const flopsPerPairTp = 2 * hc * (mla.kvLoraRank + mla.qkRopeHeadDim) + 2 * hc * mla.kvLoraRank;
-  const kvBytes = kvBytesPerTokenPerLayerPerChip(m, r.layout.tp, r.kv);
-  const kp = effectiveKernel(profileFor(p, profiles).profile);
-  const rates = chipRates(r.accelerator, 'bf16');
-  const layers = m.layers / r.layout.pp;
-  const tp = r.layout.tp;
-  const scratch: StepBatch = emptyStep();
+  const timer = attentionDpTimer(replica, r, profileFor(p, profiles).profile, dp);
   return {
-    label: `${replica.label}, attention DP ${dp}`,
+    label: `${replica.label}, attention DP ${r.layout.attentionDp}`,
     kv: { tokens: replica.kv.tokens * dp, blockSize: replica.kv.blockSize, blocks: replica.kv.blocks * dp },
-    stepTimeS(b: StepBatch): number {
-      Object.assign(scratch, b);
-      const ctx = Math.round(b.decodeContextTokens / dp);
-      scratch.decodeContextTokens = ctx;
-      const base = replica.stepTimeS(scratch);
-      if (ctx <= 0) return base;
-      const bytes = ctx * kvBytes;
-      const tpFlops = ctx * flopsPerPairTp;
-      const extra =
-        decodeAttentionTime(bytes, tpFlops * tp, rates, kp).seconds -
-        decodeAttentionTime(bytes, tpFlops, rates, kp).seconds;
-      return base + Math.max(0, extra) * layers;
-    },
+    stepTimeS: (b: StepBatch): number => timer.stepTimeS(b),
   };
 }
 
