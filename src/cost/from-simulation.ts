@@ -317,17 +317,13 @@ function candidateLedger(
 }
 
 /** An `api` candidate's ledger: the reference workload billed per token, every request accepted. */
-export function ledgerForApi(args: {
-  scenario: Scenario;
-  candidate: ResolvedCandidate;
-  reference: ReferenceWorkload;
-}): CandidateLedger {
-  const { scenario, candidate: c, reference: r } = args;
-  const p = c.spec.pricing;
-  if (p.model !== 'api' || p.usd_per_1m_input === undefined || p.usd_per_1m_output === undefined)
-    throw new Error(`${c.name}: not an API candidate with input and output prices`);
-  const q = c.spec.quality_acceptance;
-  const usage: Usage = {
+/**
+ * Usage of a candidate with no hardware (a per-token API, a managed endpoint): the reference
+ * workload's tokens, a share `qualityAcceptance` of them accepted and the rest wasted.
+ */
+export function referenceUsage(r: ReferenceWorkload, qualityAcceptance: number): Usage {
+  const q = qualityAcceptance;
+  return {
     spanS: r.spanS,
     replicas: 0,
     chipsPerReplica: 0,
@@ -340,6 +336,19 @@ export function ledgerForApi(args: {
     wastedOutputTokens: r.outputTokens * (1 - q),
     sessions: r.sessions > 0 ? r.sessions : null,
   };
+}
+
+export function ledgerForApi(args: {
+  scenario: Scenario;
+  candidate: ResolvedCandidate;
+  reference: ReferenceWorkload;
+}): CandidateLedger {
+  const { scenario, candidate: c, reference: r } = args;
+  const p = c.spec.pricing;
+  if (p.model !== 'api' || p.usd_per_1m_input === undefined || p.usd_per_1m_output === undefined)
+    throw new Error(`${c.name}: not an API candidate with input and output prices`);
+  const q = c.spec.quality_acceptance;
+  const usage = referenceUsage(r, q);
   const assumptions = [
     'API latency is assumed to meet the SLO (not simulated); every request of the reference workload is accepted',
     `span = last arrival of the reference workload (${r.spanS.toFixed(1)} s)`,

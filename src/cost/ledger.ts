@@ -285,7 +285,7 @@ export function hardwareLedger(
       basis: `${fmt(idleH, 1)} provisioned-but-idle instance-hours × $${fmt(rate, 4)}`,
     },
   ];
-  return finish(lines, usage, {
+  return finishLedger(lines, usage, {
     windowS,
     scale,
     instances,
@@ -345,7 +345,7 @@ export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts
     },
     { name: 'idle capacity', usd: 0, basis: 'none: billed per token' },
   ];
-  return finish(lines, usage, {
+  return finishLedger(lines, usage, {
     windowS,
     scale,
     instances: 0,
@@ -358,22 +358,22 @@ export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts
   });
 }
 
-function finish(
-  raw: Omit<CostLine, 'share'>[],
-  usage: Usage,
-  rest: Pick<
-    Ledger,
-    | 'windowS'
-    | 'scale'
-    | 'instances'
-    | 'provisionedInstanceHours'
-    | 'busyInstanceHours'
-    | 'idleInstanceHours'
-    | 'prefillShare'
-    | 'prefillUsd'
-    | 'decodeUsd'
-  >,
-): Ledger {
+/** The ledger fields besides its lines and the figures computed from them. */
+export type LedgerRest = Pick<
+  Ledger,
+  | 'windowS'
+  | 'scale'
+  | 'instances'
+  | 'provisionedInstanceHours'
+  | 'busyInstanceHours'
+  | 'idleInstanceHours'
+  | 'prefillShare'
+  | 'prefillUsd'
+  | 'decodeUsd'
+>;
+
+/** Total, shares and per-unit figures (per 1M accepted output / input tokens, per request, per session) from the lines. */
+export function finishLedger(raw: Omit<CostLine, 'share'>[], usage: Usage, rest: LedgerRest): Ledger {
   const totalUsd = raw.reduce((s, l) => s + l.usd, 0);
   const lines = raw.map((l) => ({ ...l, share: totalUsd > 0 ? l.usd / totalUsd : 0 }));
   const acceptedOutputTokens = usage.acceptedOutputTokens * rest.scale;

@@ -12,7 +12,15 @@
  *   excess over the pro-rata share charged to "idle capacity" (paid for, not used in the window).
  * A month is 730 hours (365 × 24 / 12), as in the ledger.
  */
-import type { CostLine, LineName, Ledger, SharedCosts, Usage, Window } from './ledger.js';
+import {
+  finishLedger,
+  type CostLine,
+  type LineName,
+  type Ledger,
+  type SharedCosts,
+  type Usage,
+  type Window,
+} from './ledger.js';
 import type { TermBeyondWindow } from './quote-schema.js';
 
 export const HOURS_PER_MONTH = (365 * 24) / 12;
@@ -91,40 +99,6 @@ export function commitmentCharge(c: Commitment, windowH: number): CommitmentChar
     terms,
     basis,
     flag,
-  };
-}
-
-type LedgerRest = Pick<
-  Ledger,
-  | 'windowS'
-  | 'scale'
-  | 'instances'
-  | 'provisionedInstanceHours'
-  | 'busyInstanceHours'
-  | 'idleInstanceHours'
-  | 'prefillShare'
-  | 'prefillUsd'
-  | 'decodeUsd'
->;
-
-/** Total, shares and per-unit figures from the lines (the ledger's own arithmetic, src/cost/ledger.ts). */
-export function finishLedger(raw: Omit<CostLine, 'share'>[], usage: Usage, rest: LedgerRest): Ledger {
-  const totalUsd = raw.reduce((s, l) => s + l.usd, 0);
-  const lines = raw.map((l) => ({ ...l, share: totalUsd > 0 ? l.usd / totalUsd : 0 }));
-  const acceptedOutputTokens = usage.acceptedOutputTokens * rest.scale;
-  const acceptedInputTokens = usage.acceptedInputTokens * rest.scale;
-  const requests = usage.acceptedRequests * rest.scale;
-  return {
-    ...rest,
-    lines,
-    totalUsd,
-    acceptedOutputTokens,
-    acceptedInputTokens,
-    usdPer1mAcceptedOutput: acceptedOutputTokens > 0 ? (totalUsd / acceptedOutputTokens) * 1e6 : Infinity,
-    usdPer1mInput: acceptedInputTokens > 0 ? (totalUsd / acceptedInputTokens) * 1e6 : Infinity,
-    usdPerRequest: requests > 0 ? totalUsd / requests : Infinity,
-    usdPerSession:
-      usage.sessions === null || usage.sessions === 0 ? null : totalUsd / (usage.sessions * rest.scale),
   };
 }
 

@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { EVIDENCE_LEVELS } from '../catalog/schema.js';
-import { KV_PRECISIONS, PRECISIONS } from '../scenario/schema.js';
+import { precisionSchema } from '../scenario/schema.js';
 import { loadValidated } from '../scenario/load.js';
 
 const positive = (what: string) =>
@@ -145,12 +145,7 @@ export const quoteSchema = z.strictObject({
     .string()
     .optional()
     .describe('model served; a different one than the scenario’s is a product change'),
-  precision: z
-    .strictObject({
-      weights: z.enum(PRECISIONS).default('bf16'),
-      kv: z.enum(KV_PRECISIONS).default('bf16'),
-    })
-    .default({ weights: 'bf16', kv: 'bf16' }),
+  precision: precisionSchema,
   quality_acceptance: z
     .number({ error: 'expected a number in [0, 1]' })
     .min(0, { error: 'expected a number in [0, 1]' })

@@ -23,6 +23,7 @@ import {
 import { InputError } from '../util/errors.js';
 import {
   productChangeOf,
+  referenceUsage,
   sharedCostsFor,
   windowOf,
   type CandidateLedger,
@@ -334,22 +335,6 @@ export function quoteFiles(scenario: Scenario, scenarioDir: string, extra: reado
     ...scenario.quotes.map((p) => (isAbsolute(p) ? p : resolve(scenarioDir, p))),
     ...extra.map((p) => resolve(p)),
   ];
-}
-
-function referenceUsage(r: ReferenceWorkload, q: number): Usage {
-  return {
-    spanS: r.spanS,
-    replicas: 0,
-    chipsPerReplica: 0,
-    prefillBusyS: 0,
-    decodeBusyS: 0,
-    acceptedRequests: r.requests * q,
-    acceptedInputTokens: r.promptTokens * q,
-    acceptedOutputTokens: r.outputTokens * q,
-    wastedInputTokens: r.promptTokens * (1 - q),
-    wastedOutputTokens: r.outputTokens * (1 - q),
-    sessions: r.sessions > 0 ? r.sessions : null,
-  };
 }
 
 function baseAssumptions(r: ReferenceWorkload, q: number): string[] {

@@ -139,6 +139,14 @@ const pricingSchema = z
     }
   });
 
+/** Weight and KV precision of a candidate (or a quote); bf16 unless said. */
+export const precisionSchema = z
+  .strictObject({
+    weights: z.enum(PRECISIONS).default('bf16'),
+    kv: z.enum(KV_PRECISIONS).default('bf16'),
+  })
+  .default({ weights: 'bf16', kv: 'bf16' });
+
 export const candidateSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
@@ -150,12 +158,7 @@ export const candidateSchema = z
       .string()
       .optional()
       .describe('a different model than the scenario’s is flagged as a product change'),
-    precision: z
-      .strictObject({
-        weights: z.enum(PRECISIONS).default('bf16'),
-        kv: z.enum(KV_PRECISIONS).default('bf16'),
-      })
-      .default({ weights: 'bf16', kv: 'bf16' }),
+    precision: precisionSchema,
     parallelism: z
       .strictObject({
         tp: posInt('an integer ≥ 1').default(1),
