@@ -202,23 +202,24 @@ describe('pertoken compare', () => {
   });
 
   let small: CompareResult;
-  it('an infeasible candidate stays in the output with its reason', async () => {
+  it('an infeasible candidate stays in the output with its reason; replicas auto is sized', async () => {
     small = await compareScenario(smallScenario());
     const by = new Map(small.candidates.map((c) => [c.name, c]));
     assert.equal(by.get('h100')!.status, 'ok');
+    assert.equal(by.get('h100')!.sizing, undefined, 'an explicit count is not sized');
     assert.equal(by.get('too-big')!.status, 'infeasible');
     assert.match(by.get('too-big')!.reason!, /\S/);
-    assert.equal(by.get('unplanned')!.status, 'infeasible');
-    assert.match(by.get('unplanned')!.reason!, /auto/);
-    assert.deepEqual(
-      small.ranking.map((e) => e.name),
-      ['h100'],
-    );
+    const unplanned = by.get('unplanned')!;
+    assert.equal(unplanned.status, 'ok', unplanned.reason ?? '');
+    assert.equal(unplanned.slo!.met, true);
+    assert.ok(unplanned.sizing!.trials.some((t) => t.replicas === unplanned.replicas && t.met));
+    assert.deepEqual(small.ranking.map((e) => e.name).sort(), ['h100', 'unplanned']);
     assert.match(compareText(small), /too-big +infeasible/);
+    assert.match(compareText(small), /^ {2}replicas {5}\d+ \(auto: fewest meeting the SLO; tried /m);
     assert.match(compareMarkdown(small), /Infeasible: /);
     const csv = compareCsv(small).trim().split('\n');
     assert.equal(csv.length, 4);
-    assert.match(csv[3]!, /^,unplanned,infeasible,/);
+    assert.match(csv[3]!, /^,too-big,infeasible,/);
   });
 
   it('--json is deterministic', async () => {
@@ -242,7 +243,7 @@ describe('pertoken compare', () => {
       j.candidates.map((c) => c.name),
       ['h100', 'too-big', 'unplanned'],
     );
-    assert.equal(j.ranking.length, 1);
+    assert.equal(j.ranking.length, 2);
   });
 
   it('exits 2 on a bad scenario', () => {

@@ -99,14 +99,16 @@ describe('pertoken simulate', () => {
     assert.equal(j.candidates[0]!.summary.config.timeoutS, 30);
   });
 
-  it('clear errors: unknown candidate, replicas auto, bad flags', async () => {
+  it('replicas auto: sized by simulation (the fewest meeting the SLO), no longer an error', async () => {
+    const { out } = await cli(scenario('auto', 'auto'), { affinePerf: AFFINE, quiet: true });
+    assert.match(out, /^h100 — \d+ × affine/m);
+    assert.match(out, /^ {2}replicas {5}\d+ \(auto: fewest meeting the SLO; tried 1[✗✓]/m);
+  });
+
+  it('clear errors: unknown candidate, bad flags', async () => {
     await assert.rejects(
       cli(file, { affinePerf: AFFINE, candidate: 'nope' }),
       (e: unknown) => e instanceof InputError && /no candidate "nope".*h100, h200/.test(e.message),
-    );
-    await assert.rejects(
-      cli(scenario('auto', 'auto'), { affinePerf: AFFINE }),
-      /replicas: "auto" needs the planner.*--replicas N/,
     );
     await assert.rejects(cli(file, { affinePerf: 'base=1' }), /--affine-perf: expected kv=TOKENS/);
     await assert.rejects(

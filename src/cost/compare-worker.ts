@@ -1,7 +1,8 @@
 /**
  * The worker thread of `compare` (piscina): runs one simulated candidate per task and returns its
  * result as plain data. The scenario, catalog and performance profiles are loaded once per thread
- * and scenario file.
+ * and scenario file. Sizing progress (`replicas: auto`) goes back on the task's port: each trial,
+ * then `done`.
  */
 import {
   loadRunContext,
@@ -9,6 +10,7 @@ import {
   type CompareCandidate,
   type RunContext,
   type SimTask,
+  type SizingMessage,
 } from './compare.js';
 
 const contexts = new Map<string, Promise<RunContext>>();
@@ -20,5 +22,15 @@ export default async function runCompareTask(task: SimTask): Promise<CompareCand
     ctx = loadRunContext(task.file, task.catalogDirs);
     contexts.set(key, ctx);
   }
-  return runSimTask(await ctx, task);
+  const port = task.progress;
+  const post = (m: SizingMessage): void => port?.postMessage(m);
+  try {
+    return await runSimTask(
+      await ctx,
+      task,
+      port !== undefined ? (trial) => post({ kind: 'trial', trial }) : undefined,
+    );
+  } finally {
+    post({ kind: 'done' });
+  }
 }

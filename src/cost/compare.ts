@@ -1,17 +1,29 @@
 /**
  * `compare`: every candidate of a scenario on the same trace, SLO and window, charged to the ledger
- * and ranked by cost per 1M accepted output tokens (DESIGN.md §10). A candidate that cannot run
- * (does not fit, no price, replicas "auto") stays in the result as infeasible, with the reason.
+ * and ranked by cost per 1M accepted output tokens (DESIGN.md §10). A candidate with `replicas: auto`
+ * is sized by simulation (size-replicas.ts) inside its task, so sizing runs in parallel too. A
+ * candidate that cannot run (does not fit, no price, no replica count up to the cap meets the SLO)
+ * stays in the result as infeasible, with the reason.
  */
 import { availableParallelism } from 'node:os';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { loadCatalog, type Catalog } from '../catalog/load.js';
-import { simulate } from '../engine/index.js';
+import {
+  describeSizing,
+  simulate,
+  sizeReplicas,
+  SizingError,
+  trialRecords,
+  type SimulationSummary,
+  type SizingTrial,
+  type SizingTrialRecord,
+} from '../engine/index.js';
 import {
   engineConfigFor,
+  explicitReplicasFor,
   openScenarioWorkload,
-  replicaCountFor,
   replicaPerfFor,
   sloFor,
 } from '../engine/from-scenario.js';
@@ -66,6 +78,15 @@ export interface CompareOptions {
   onCandidate?: (name: string, index: number, total: number) => void;
   /** Called when a candidate has finished; `done` counts the finished ones so far. */
   onCandidateDone?: (name: string, index: number, total: number, done: number) => void;
+  /** Called after each sizing run of a `replicas: auto` candidate (from worker threads too). */
+  onSizingTrial?: (name: string, trial: SizingTrial) => void;
+}
+
+/** How an auto replica count was found (`replicas: auto`): the rule and every count simulated. */
+export interface CandidateSizing {
+  rule: 'fewest replicas meeting the SLO';
+  /** In the order run; the chosen count is the smallest with met = true. */
+  trials: SizingTrialRecord[];
 }
 
 export interface CandidateLatency {
@@ -121,6 +142,8 @@ export interface CompareCandidate {
   /** Replica description from the performance model (null for API and infeasible candidates). */
   label: string | null;
   replicas: number | null;
+  /** Set when `replicas: auto` sized the count (also on an infeasible candidate it could not size); absent or null otherwise. */
+  sizing?: CandidateSizing | null;
   price: PriceEvidence;
   ledger: Ledger | null;
   usage: Usage | null;
@@ -303,17 +326,26 @@ export interface SimTask {
   target: { candidate: number } | { quote: string };
   /** --replicas (scenario candidates only: a quote fixes its own capacity). */
   replicas?: number;
+  /** On a worker thread: where sizing progress goes (SizingMessage), transferred with the task. */
+  progress?: MessagePort;
 }
 
+/** What a worker posts on SimTask.progress: each sizing trial, then `done` when the task ends. */
+export type SizingMessage = { kind: 'trial'; trial: SizingTrial } | { kind: 'done' };
+
 /** Run one simulated candidate in this thread (the worker's body, and the sequential path). */
-export async function runSimTask(ctx: RunContext, task: SimTask): Promise<CompareCandidate> {
+export async function runSimTask(
+  ctx: RunContext,
+  task: SimTask,
+  onTrial?: (trial: SizingTrial) => void,
+): Promise<CompareCandidate> {
   if ('candidate' in task.target) {
     const c = ctx.scenario.candidates[task.target.candidate];
     if (c === undefined) throw new Error(`no candidate ${task.target.candidate} in ${task.file}`);
-    return runHardware(ctx, c, task.replicas, null);
+    return runHardware(ctx, c, task.replicas, null, onTrial);
   }
   const rq = resolveQuote(await loadQuote(task.target.quote), ctx.scenario, ctx.catalog);
-  return runHardware(ctx, rq.candidate, undefined, rq);
+  return runHardware(ctx, rq.candidate, undefined, rq, onTrial);
 }
 
 function quoteBase(rq: ResolvedQuote): Omit<CompareCandidate, 'status' | 'reason'> {
@@ -331,21 +363,31 @@ function quoteBase(rq: ResolvedQuote): Omit<CompareCandidate, 'status' | 'reason
   };
 }
 
-/** A hardware candidate (or committed-capacity quote): simulate, then charge to the ledger. */
+/**
+ * A hardware candidate (or committed-capacity quote): simulate — at its replica count, or for
+ * `replicas: auto` at the fewest replicas that meet the SLO (sizeReplicas; `onTrial` after each
+ * sizing run) — then charge to the ledger.
+ */
 async function runHardware(
   ctx: RunContext,
   c: ResolvedCandidate,
   replicasOverride: number | undefined,
   rq: ResolvedQuote | null,
+  onTrial?: (trial: SizingTrial) => void,
 ): Promise<CompareCandidate> {
   const spec = ctx.scenario.scenario;
   const b = rq === null ? base(c) : quoteBase(rq);
-  const infeasibleHere = (reason: string): CompareCandidate => ({ ...b, status: 'infeasible', reason });
-  let replicas: number;
+  const infeasibleHere = (reason: string, sizing: CandidateSizing | null = null): CompareCandidate => ({
+    ...b,
+    status: 'infeasible',
+    reason,
+    ...(sizing !== null ? { sizing } : {}),
+  });
+  let explicit: number | null;
   let perf;
   let choice;
   try {
-    replicas = replicaCountFor(c, replicasOverride);
+    explicit = explicitReplicasFor(c, replicasOverride);
     ({ perf, choice } = replicaPerfFor(ctx.scenario, c, ctx.profiles));
   } catch (err) {
     if (err instanceof InputError) return infeasibleHere(err.message);
@@ -353,16 +395,52 @@ async function runHardware(
   }
   if (c.spec.pricing.model !== 'owned' && c.instanceUsdPerHour === null)
     return infeasibleHere(`no ${c.spec.pricing.model} price for ${c.instance?.key ?? 'the instance'}`);
-  const workload = await openScenarioWorkload(ctx.scenario, ctx.dir);
-  const { onRequest, tally } = inputTally();
-  const summary = await simulate({
-    requests: workload.requests,
-    replicas: () => perf,
-    config: { ...engineConfigFor(c), replicas },
-    slo: ctx.slo,
-    seed: spec.workload.seed,
-    onRequest,
-  });
+  const replicaPerf = perf;
+  /** One full run at n replicas, with the prompt tokens by outcome the ledger needs. */
+  const runAt = async (n: number): Promise<{ summary: SimulationSummary; tally: InputTokenTally }> => {
+    const workload = await openScenarioWorkload(ctx.scenario, ctx.dir);
+    const { onRequest, tally } = inputTally();
+    const summary = await simulate({
+      requests: workload.requests,
+      replicas: () => replicaPerf,
+      config: { ...engineConfigFor(c), replicas: n },
+      slo: ctx.slo,
+      seed: spec.workload.seed,
+      onRequest,
+    });
+    return { summary, tally };
+  };
+  let replicas: number;
+  let summary: SimulationSummary;
+  let tally: InputTokenTally;
+  let sizing: CandidateSizing | null = null;
+  if (explicit !== null) {
+    replicas = explicit;
+    ({ summary, tally } = await runAt(explicit));
+  } else {
+    const tallies = new Map<number, InputTokenTally>();
+    try {
+      const sized = await sizeReplicas(
+        async (n) => {
+          const r = await runAt(n);
+          tallies.set(n, r.tally);
+          return r.summary;
+        },
+        { name: c.name, ...(onTrial !== undefined ? { onTrial } : {}) },
+      );
+      replicas = sized.replicas;
+      summary = sized.summary;
+      tally = tallies.get(sized.replicas)!;
+      sizing = { rule: 'fewest replicas meeting the SLO', trials: trialRecords(sized.trials) };
+    } catch (err) {
+      if (err instanceof SizingError)
+        return infeasibleHere(err.message, {
+          rule: 'fewest replicas meeting the SLO',
+          trials: trialRecords(err.trials),
+        });
+      throw err;
+    }
+  }
   let l = ledgerFromSimulation({
     scenario: spec,
     candidate: c,
@@ -375,7 +453,7 @@ async function runHardware(
   if (rq !== null) l = finishCommittedQuote(rq, l);
   const lat = summary.latency;
   return {
-    ...withLedger({ ...b, label: perf.label, replicas }, l),
+    ...withLedger({ ...b, label: perf.label, replicas, ...(sizing !== null ? { sizing } : {}) }, l),
     detail: {
       ttft: lat.ttft,
       tpot: lat.tpot,
@@ -431,6 +509,32 @@ function workerEntry(): { filename: string; execArgv: string[] } {
   if (fromSource && !execArgv.some((a) => a.includes('tsx')))
     execArgv.push('--import', import.meta.resolve('tsx'));
   return { filename, execArgv };
+}
+
+/**
+ * One task on the pool, with a message channel for its sizing progress: the worker posts each
+ * trial and then `done` (compare-worker.ts); the channel closes once both the result and `done`
+ * are in, so no progress line is lost.
+ */
+async function runOnPool(
+  piscina: Piscina<SimTask, CompareCandidate>,
+  task: SimTask,
+  onTrial: (trial: SizingTrial) => void,
+): Promise<CompareCandidate> {
+  const { port1, port2 } = new MessageChannel();
+  let signalDone = (): void => {};
+  const done = new Promise<void>((res) => (signalDone = res));
+  port1.on('message', (m: SizingMessage) => {
+    if (m.kind === 'done') signalDone();
+    else onTrial(m.trial);
+  });
+  try {
+    const r = await piscina.run({ ...task, progress: port2 }, { transferList: [port2] });
+    await done;
+    return r;
+  } finally {
+    port1.close();
+  }
 }
 
 interface Planned {
@@ -529,8 +633,11 @@ export async function compareScenario(file: string, opts: CompareOptions = {}): 
     });
     try {
       const runs = simulated.map((i) => {
-        opts.onCandidate?.(plan[i]!.name, i, total);
-        return piscina.run(plan[i]!.task!).then((r) => finished(i, r));
+        const name = plan[i]!.name;
+        opts.onCandidate?.(name, i, total);
+        return runOnPool(piscina, plan[i]!.task!, (t) => opts.onSizingTrial?.(name, t)).then((r) =>
+          finished(i, r),
+        );
       });
       await Promise.all([directs(), ...runs]);
     } finally {
@@ -539,7 +646,7 @@ export async function compareScenario(file: string, opts: CompareOptions = {}): 
   } else
     for (const [i, p] of plan.entries()) {
       opts.onCandidate?.(p.name, i, total);
-      if (p.task !== null) finished(i, await runSimTask(ctx, p.task));
+      if (p.task !== null) finished(i, await runSimTask(ctx, p.task, (t) => opts.onSizingTrial?.(p.name, t)));
       else {
         stats ??= await workloadStats(scenario, ctx.dir);
         finished(i, p.direct!(stats));
@@ -658,7 +765,11 @@ export function tableRows(r: CompareResult): string[][] {
       na ?? secs(c.latency?.tpotP95S),
       slo,
       c.kind === 'api' ? 'n/a (API)' : pct(c.utilization),
-      c.replicas === null ? '–' : c.kind === 'managed' ? `${c.replicas} units` : String(c.replicas),
+      c.replicas === null
+        ? '–'
+        : c.kind === 'managed'
+          ? `${c.replicas} units`
+          : `${c.replicas}${c.sizing ? ' (auto)' : ''}`,
       c.ledger === null ? '' : topLines(c.ledger),
     ]);
   }
@@ -694,6 +805,7 @@ export function compareText(r: CompareResult): string {
       out.push(`  infeasible: ${c.reason}`);
       continue;
     }
+    if (c.sizing) out.push(`  replicas     ${c.replicas} (${describeSizing(c.sizing.trials)})`);
     const l = c.ledger!;
     for (const line of l.lines)
       out.push(
@@ -746,6 +858,7 @@ export function compareMarkdown(r: CompareResult): string {
       `| **total** | **${money(l.totalUsd)}** | 100.0 % | ${money(l.usdPer1mAcceptedOutput)}/1M accepted output |`,
     );
     out.push('');
+    if (c.sizing) out.push(`- replicas: ${c.replicas} (${describeSizing(c.sizing.trials)})`);
     if (c.quote)
       out.push(
         `- quote: ${esc(c.quote.vendor)} "${esc(c.quote.name)}" of ${c.quote.date}, ${c.quote.kind.replace(/_/g, ' ')} (${c.quote.evidence}, ${c.quote.file}) — ${c.quote.source}${c.quote.notes !== null ? ` — ${c.quote.notes}` : ''}`,
@@ -784,6 +897,7 @@ export function compareCsv(r: CompareResult): string {
     'slo_met',
     'utilization',
     'replicas',
+    'replicas_sizing',
     ...lineNames.map((n) => `usd_${n.replace(/[^a-z]+/g, '_')}`),
     'quote_vendor',
     'quote_kind',
@@ -810,6 +924,7 @@ export function compareCsv(r: CompareResult): string {
       c.slo === null ? null : String(c.slo.met),
       c.utilization,
       c.replicas,
+      c.sizing ? describeSizing(c.sizing.trials) : null,
       ...lineNames.map((n) => c.ledger?.lines.find((l) => l.name === n)?.usd),
       c.quote?.vendor,
       c.quote?.kind,

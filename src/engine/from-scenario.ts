@@ -49,16 +49,29 @@ export function replicaPerfFor(
   return { perf: replica, choice };
 }
 
-/** Replica count of a candidate: an integer from the scenario, or the override. */
-export function replicaCountFor(candidate: ResolvedCandidate, override?: number): number {
+/**
+ * The replica count a candidate asks for: the override (`--replicas N`) if given, else the
+ * scenario's integer; null when the scenario says `auto` (size it with sizeReplicas).
+ */
+export function explicitReplicasFor(candidate: ResolvedCandidate, override?: number): number | null {
   if (override !== undefined) return override;
   const r = candidate.spec.replicas;
-  if (r === 'auto')
+  return r === 'auto' ? null : r;
+}
+
+/**
+ * Replica count of a candidate with an explicit count: an integer from the scenario, or the
+ * override. `replicas: auto` is sized by simulation (sizeReplicas in size-replicas.ts; `simulate`
+ * and `compare` do it), not here.
+ */
+export function replicaCountFor(candidate: ResolvedCandidate, override?: number): number {
+  const n = explicitReplicasFor(candidate, override);
+  if (n === null)
     throw new InputError(
-      `${candidate.name}: replicas: "auto" needs the planner (\`pertoken plan\`, not available yet); ` +
+      `${candidate.name}: replicas: "auto" is sized by simulation (sizeReplicas), not by replicaCountFor; ` +
         'give an integer in the scenario (candidates[].replicas) or pass --replicas N',
     );
-  return r;
+  return n;
 }
 
 /** Engine limits from the candidate's `batching` block, with overrides (policies, timeouts, …). */

@@ -29,10 +29,24 @@ export {
 export { affinePerf, type AffinePerfSpec } from './affine.js';
 export {
   engineConfigFor,
+  explicitReplicasFor,
   openScenarioWorkload,
   replicaCountFor,
   replicaPerfFor,
   sloFor,
   type ScenarioWorkload,
 } from './from-scenario.js';
+export {
+  describeSizing,
+  describeTrials,
+  MAX_AUTO_REPLICAS,
+  sizeReplicas,
+  SizingError,
+  sizingTrialLine,
+  trialRecords,
+  type ReplicaSizing,
+  type SizeReplicasOptions,
+  type SizingTrial,
+  type SizingTrialRecord,
+} from './size-replicas.js';
 export type { RequestRecord, SloSpec, Outcome, SloLimit } from '../metrics/types.js';

@@ -5,6 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { tableRows, type CompareCandidate, type CompareResult } from '../cost/compare.js';
+import { describeSizing } from '../engine/size-replicas.js';
 import { costBreakdownSpec, latencyCdfSpec, renderSvg, utilizationSpec } from './charts.js';
 
 const esc = (s: string): string =>
@@ -151,6 +152,8 @@ export async function compareHtml(r: CompareResult): Promise<string> {
   for (const c of r.candidates) {
     if (c.ledger === null) continue;
     parts.push(`<h3>${esc(c.name)}</h3>`);
+    if (c.sizing)
+      parts.push(`<p class="meta">Replicas: ${c.replicas} (${esc(describeSizing(c.sizing.trials))}).</p>`);
     parts.push(
       table(
         ['line', 'USD', 'share', 'basis'],

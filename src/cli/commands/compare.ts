@@ -7,6 +7,7 @@ import {
   type CompareOptions,
   type CompareResult,
 } from '../../cost/index.js';
+import { sizingTrialLine } from '../../engine/index.js';
 import { writeCompareHtml } from '../../report/html.js';
 import { InputError } from '../../util/errors.js';
 import { toJson } from '../../util/output.js';
@@ -49,6 +50,7 @@ export function compareJson(r: CompareResult): string {
       precision: c.precision,
       label: c.label,
       replicas: c.replicas,
+      sizing: c.sizing ?? null,
       price: c.price,
       ledger: c.ledger,
       usage: c.usage,
@@ -93,6 +95,7 @@ export async function runCompare(
     const t0 = performance.now();
     opts.onCandidateDone = (name, _i, total, done) =>
       io.stderr(`[${done}/${total}] ${name} done (${((performance.now() - t0) / 1000).toFixed(1)} s)\n`);
+    opts.onSizingTrial = (name, t) => io.stderr(`${sizingTrialLine(name, t)}\n`);
   }
   return finishCompare(await compareScenario(file, opts), f, io);
 }
@@ -130,7 +133,10 @@ export function registerCompare(program: Command): void {
     .option('--json', 'print the comparison as one JSON object')
     .option('--markdown', 'print the comparison as Markdown')
     .option('--csv', 'print one CSV row per candidate')
-    .option('--replicas <n>', "replicas for every hardware candidate (overrides the scenario and 'auto')")
+    .option(
+      '--replicas <n>',
+      "replicas for every hardware candidate (overrides the scenario, 'auto' included; default: the scenario's count, or for 'auto' the fewest that meet the SLO)",
+    )
     .option('--out <file>', 'also write a self-contained HTML report (charts, tables, assumptions)')
     .option('--quote <file>', 'a vendor quote file to cost as one more candidate (repeatable)', collect)
     .option(

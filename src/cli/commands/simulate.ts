@@ -3,15 +3,26 @@ import { once } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { affinePerf, policyNames, simulate, type SimulationSummary } from '../../engine/index.js';
+import {
+  affinePerf,
+  describeSizing,
+  policyNames,
+  simulate,
+  sizeReplicas,
+  sizingTrialLine,
+  trialRecords,
+  type SimulationSummary,
+  type SizingTrialRecord,
+} from '../../engine/index.js';
 import { loadProfiles } from '../../perf/profiles.js';
 import type { EngineConfigInput } from '../../engine/config.js';
 import {
   engineConfigFor,
+  explicitReplicasFor,
   openScenarioWorkload,
-  replicaCountFor,
   replicaPerfFor,
   sloFor,
+  type ScenarioWorkload,
 } from '../../engine/from-scenario.js';
 import type { LatencyStats, RequestRecord } from '../../metrics/types.js';
 import type { ReplicaPerf } from '../../perf/types.js';
@@ -194,13 +205,22 @@ const num = (x: number, digits = 0): string =>
 const secs = (x: number): string =>
   Number.isFinite(x) ? (x < 1 ? `${(x * 1000).toFixed(1)} ms` : `${x.toFixed(3)} s`) : '–';
 
-/** The summary as a terminal table. */
-export function summaryText(name: string, label: string, s: SimulationSummary): string {
+/**
+ * The summary as a terminal table. `sizing`: the trials of a `replicas: auto` candidate (a line
+ * says how the count was found); absent for an explicit count.
+ */
+export function summaryText(
+  name: string,
+  label: string,
+  s: SimulationSummary,
+  sizing?: readonly SizingTrialRecord[],
+): string {
   const r = s.requests;
   const o = r.byOutcome;
   const share = (n: number): string => (r.total > 0 ? ` (${pct(n / r.total)})` : '');
   const lines: string[] = [];
   lines.push(`${name} — ${s.replicaCount} × ${label}`);
+  if (sizing !== undefined) lines.push(`  replicas     ${s.replicaCount} (${describeSizing(sizing)})`);
   lines.push(
     `  engine       ${s.config.batchPolicy}, router ${s.config.router}, admission ${s.config.admission}, ` +
       `max_num_seqs ${s.config.maxNumSeqs}, max_num_batched_tokens ${s.config.maxNumBatchedTokens}, block ${s.config.blockSize}`,
@@ -324,50 +344,88 @@ export async function runSimulate(file: string, f: SimulateFlags, io: SimulateIo
   const profiles = await loadProfiles();
   const setups = candidates.map((c) => {
     const config = engineConfigFor(c, overrides);
-    const replicas = replicaCountFor(c, replicasOverride);
+    // null: `replicas: auto`, sized below by simulation
+    const replicas = explicitReplicasFor(c, replicasOverride);
     const perf =
       f.affinePerf !== undefined
         ? parseAffinePerf(f.affinePerf, config.blockSize!)
         : replicaPerfFor(scenario, c, profiles).perf;
-    return { c, config: { ...config, replicas }, perf };
+    return { c, config, replicas, perf };
   });
   const slo = sloFor(scenario);
+  const scenarioDir = dirname(resolve(file));
   const csv = f.requests !== undefined ? new CsvWriter(f.requests) : null;
   const results: {
     name: string;
     label: string;
-    replicas: number;
     workload: string;
     summary: SimulationSummary;
+    /** The trials of an auto-sized candidate; undefined for an explicit count. */
+    sizing: SizingTrialRecord[] | undefined;
   }[] = [];
+  const say = (line: string): void => {
+    if (f.quiet !== true) io.stderr(`${line}\n`);
+  };
   try {
-    for (const { c, config, perf } of setups) {
-      const workload = await openScenarioWorkload(scenario, dirname(resolve(file)));
-      const progress = f.quiet === true ? null : makeProgress(io, c.name, workload.expectedRequests);
-      let summary: SimulationSummary;
-      try {
-        summary = await simulate({
-          requests: workload.requests,
-          replicas: () => perf,
-          config,
-          slo,
-          seed,
-          ...(csv !== null ? { onRequest: (r: RequestRecord) => csv.row(c.name, r) } : {}),
-          ...(progress !== null ? { onProgress: progress.update } : {}),
-        });
-      } finally {
-        progress?.stop();
+    for (const { c, config, replicas, perf } of setups) {
+      /** One full run at n replicas (rows to the CSV when `rows`). */
+      const runAt = async (
+        n: number,
+        rows: boolean,
+        barName: string,
+      ): Promise<{ summary: SimulationSummary; workload: ScenarioWorkload }> => {
+        const workload = await openScenarioWorkload(scenario, scenarioDir);
+        const progress = f.quiet === true ? null : makeProgress(io, barName, workload.expectedRequests);
+        try {
+          const summary = await simulate({
+            requests: workload.requests,
+            replicas: () => perf,
+            config: { ...config, replicas: n },
+            slo,
+            seed,
+            ...(csv !== null && rows ? { onRequest: (r: RequestRecord) => csv.row(c.name, r) } : {}),
+            ...(progress !== null ? { onProgress: progress.update } : {}),
+          });
+          return { summary, workload };
+        } finally {
+          progress?.stop();
+        }
+      };
+      let run: { summary: SimulationSummary; workload: ScenarioWorkload };
+      let sizing: SizingTrialRecord[] | undefined;
+      if (replicas !== null) run = await runAt(replicas, true, c.name);
+      else {
+        say(
+          `${c.name}: replicas auto: sizing by simulation (1, 2, 4, … replicas until the SLO is met, then bisect)`,
+        );
+        const workloads = new Map<number, ScenarioWorkload>();
+        const sized = await sizeReplicas(
+          async (n) => {
+            const r = await runAt(n, false, `${c.name} (sizing, ${n} replicas)`);
+            workloads.set(n, r.workload);
+            return r.summary;
+          },
+          {
+            name: c.name,
+            onTrial: (t) => say(sizingTrialLine(c.name, t)),
+          },
+        );
+        sizing = trialRecords(sized.trials);
+        say(
+          `${c.name}: ${sized.replicas} replica${sized.replicas === 1 ? '' : 's'} (${describeSizing(sizing)})`,
+        );
+        // the answer's own run; per-request rows need one more run at the chosen count
+        run = { summary: sized.summary, workload: workloads.get(sized.replicas)! };
+        if (csv !== null) {
+          say(`${c.name}: running ${sized.replicas} replicas once more for the --requests rows`);
+          run = await runAt(sized.replicas, true, c.name);
+        }
       }
+      const { summary, workload } = run;
       if (workload.report !== null) readNotes(workload.report, io);
       summary.notes.unshift(...workload.notes);
-      results.push({
-        name: c.name,
-        label: perf.label,
-        replicas: config.replicas,
-        workload: workload.describe,
-        summary,
-      });
-      if (f.json !== true) io.stdout(`${summaryText(c.name, perf.label, summary)}\n\n`);
+      results.push({ name: c.name, label: perf.label, workload: workload.describe, summary, sizing });
+      if (f.json !== true) io.stdout(`${summaryText(c.name, perf.label, summary, sizing)}\n\n`);
     }
   } finally {
     if (csv !== null) await csv.close();
@@ -382,6 +440,10 @@ export async function runSimulate(file: string, f: SimulateFlags, io: SimulateIo
           name: r.name,
           replicaLabel: r.label,
           workload: r.workload,
+          // only for `replicas: auto`: how the count (summary.replicaCount) was found
+          ...(r.sizing !== undefined
+            ? { sizing: { rule: 'fewest replicas meeting the SLO', trials: r.sizing } }
+            : {}),
           summary: r.summary,
         })),
       })}\n`,
@@ -400,7 +462,7 @@ export function registerSimulate(program: Command): void {
     .option('--quiet', 'no progress bar')
     .option(
       '--replicas <n>',
-      "replicas per candidate (overrides the scenario; required where it says 'auto')",
+      "replicas per candidate (overrides the scenario, 'auto' included; default: the scenario's count, or for 'auto' the fewest that meet the SLO)",
     )
     .addOption(new Option('--router <name>', 'request router').choices(names.router))
     .addOption(new Option('--batch-policy <name>', 'batch formation').choices(names.batch))
