@@ -73,6 +73,29 @@ describe('compare on worker threads', () => {
     assert.match(bad.stderr, /--workers: expected an integer ≥ 1, found "many"/);
   });
 
+  it('a bad trace row read on a worker is the same input error (exit 2, file:line) as in this thread', () => {
+    writeFileSync(join(dir, 'bad.csv'), 'arrival_s,prompt_tokens,output_tokens\n0,10,5\n1,abc,5\n');
+    const badScenario = join(dir, 'bad.yaml');
+    writeFileSync(
+      badScenario,
+      `name: bad
+workload:
+  trace: { path: bad.csv }
+slo: { ttft_p95_s: 2, tpot_p95_s: 0.05, attainment: 0.9 }
+model: llama-3.1-8b
+candidates:
+  - { name: h100, instance: aws/p5.48xlarge, replicas: 1 }
+  - { name: h200, instance: aws/p5en.48xlarge, replicas: 1 }
+`,
+    );
+    for (const workers of ['1', '2']) {
+      const r = runCli(['compare', badScenario, '--quiet', '--workers', workers]);
+      assert.equal(r.code, 2, `--workers ${workers}: ${r.stderr}`);
+      assert.match(r.stderr, /bad\.csv:3: prompt_tokens: expected a non-negative integer, found "abc"/);
+      assert.doesNotMatch(r.stderr, /internal error/);
+    }
+  });
+
   it('pool size: never more workers than simulated candidates; PERTOKEN_WORKERS is the default', () => {
     assert.equal(workerCount(1), 1);
     assert.equal(workerCount(3, 8), 3);

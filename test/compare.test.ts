@@ -246,6 +246,33 @@ describe('pertoken compare', () => {
     assert.equal(j.ranking.length, 2);
   });
 
+  it('a trace that starts hours in costs the same as the same trace starting at 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pertoken-offset-'));
+    const rows = (offsetS: number): string =>
+      'arrival_s,prompt_tokens,output_tokens\n' +
+      Array.from({ length: 60 }, (_, i) => `${offsetS + i * 0.5},${200 + i},${50 + (i % 7)}`).join('\n') +
+      '\n';
+    const ledgers: string[] = [];
+    for (const offsetS of [0, 3600]) {
+      writeFileSync(join(dir, `t${offsetS}.csv`), rows(offsetS));
+      writeFileSync(
+        join(dir, `s${offsetS}.yaml`),
+        `name: offset
+workload:
+  trace: { path: t${offsetS}.csv }
+slo: { ttft_p95_s: 2, tpot_p95_s: 0.05, attainment: 0.9 }
+model: llama-3.1-8b
+candidates:
+  - { name: h100, instance: aws/p5.48xlarge, replicas: 1 }
+  - { name: api, pricing: { model: api, usd_per_1m_input: 0.1, usd_per_1m_output: 0.2, source: test } }
+`,
+      );
+      const r = await compareScenario(join(dir, `s${offsetS}.yaml`), { workers: 1 });
+      ledgers.push(JSON.stringify(r.candidates.map((c) => [c.name, c.ledger?.totalUsd, c.latency])));
+    }
+    assert.equal(ledgers[1], ledgers[0]);
+  });
+
   it('exits 2 on a bad scenario', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'name: bad\nmodel: llama-3.1-8b\ncandidates: []\n');

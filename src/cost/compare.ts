@@ -516,8 +516,12 @@ function workerEntry(): { filename: string; execArgv: string[] } {
  * trial and then `done` (compare-worker.ts); the channel closes once both the result and `done`
  * are in, so no progress line is lost.
  */
+/** What a worker returns: the candidate, or a user's input error as data (compare-worker.ts). */
+export type WorkerResult =
+  { ok: true; candidate: CompareCandidate } | { ok: false; input: true; message: string };
+
 async function runOnPool(
-  piscina: Piscina<SimTask, CompareCandidate>,
+  piscina: Piscina<SimTask, WorkerResult>,
   task: SimTask,
   onTrial: (trial: SizingTrial) => void,
 ): Promise<CompareCandidate> {
@@ -531,7 +535,8 @@ async function runOnPool(
   try {
     const r = await piscina.run({ ...task, progress: port2 }, { transferList: [port2] });
     await done;
-    return r;
+    if (!r.ok) throw new InputError(r.message);
+    return r.candidate;
   } finally {
     port1.close();
   }
@@ -625,7 +630,7 @@ export async function compareScenario(file: string, opts: CompareOptions = {}): 
   };
   if (pool > 1) {
     const { filename, execArgv } = workerEntry();
-    const piscina = new Piscina<SimTask, CompareCandidate>({
+    const piscina = new Piscina<SimTask, WorkerResult>({
       filename,
       execArgv,
       minThreads: pool,
@@ -687,6 +692,8 @@ function costDirectQuote(rq: ResolvedQuote, spec: Scenario, stats: WorkloadStats
       },
       m.ledger,
     ),
+    // the effective rate (with an upfront payment, it depends on the units the trace needs)
+    price: m.ledger.price,
     slo: { attainment: m.sloMet ? 1 : 0, target: spec.slo.attainment, met: m.sloMet, assumed: true },
   };
 }

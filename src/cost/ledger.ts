@@ -302,8 +302,8 @@ export function hardwareLedger(
 export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts, w: Window): Ledger {
   const { windowS, scale } = windowOf(usage, w);
   const months = windowS / 3600 / HOURS_PER_MONTH;
-  const inputTokens = (usage.acceptedInputTokens + usage.wastedInputTokens) * scale;
-  const outputTokens = (usage.acceptedOutputTokens + usage.wastedOutputTokens) * scale;
+  const tokensBasis = (input: number, output: number, what: string): string =>
+    `${fmt(input * scale, 0)} input × $${pricing.usdPer1mInput}/1M + ${fmt(output * scale, 0)} output × $${pricing.usdPer1mOutput}/1M, ${what}`;
   const acceptedUsd =
     ((usage.acceptedInputTokens * pricing.usdPer1mInput +
       usage.acceptedOutputTokens * pricing.usdPer1mOutput) /
@@ -322,7 +322,11 @@ export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts
     {
       name: 'accelerator',
       usd: acceptedUsd,
-      basis: `${fmt(inputTokens, 0)} input × $${pricing.usdPer1mInput}/1M + ${fmt(outputTokens, 0)} output × $${pricing.usdPer1mOutput}/1M (accepted part)`,
+      basis: tokensBasis(
+        usage.acceptedInputTokens,
+        usage.acceptedOutputTokens,
+        'tokens of accepted requests',
+      ),
     },
     { name: 'host', usd: 0, basis: 'in the API price' },
     { name: 'network', usd: 0, basis: 'in the API price' },
@@ -341,7 +345,11 @@ export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts
     {
       name: 'failed requests & retries',
       usd: wastedUsd,
-      basis: 'tokens billed for requests that were not accepted',
+      basis: tokensBasis(
+        usage.wastedInputTokens,
+        usage.wastedOutputTokens,
+        'billed for requests not accepted',
+      ),
     },
     { name: 'idle capacity', usd: 0, basis: 'none: billed per token' },
   ];

@@ -57,6 +57,17 @@ export interface CommitmentCharge {
   flag: string | null;
 }
 
+/**
+ * The part of a term left outside the window below which "committed beyond the window" is not
+ * flagged (a share of the term): a 30-day window against a 1-month term (730 h) leaves 10 h, 1.4 %.
+ * The commitment's basis says so instead; the money is charged as the mode says either way.
+ */
+export const BEYOND_WINDOW_FLAG_SHARE = 0.02;
+
+function monthsText(n: number): string {
+  return `${fmt(n)} month${n === 1 ? '' : 's'}`;
+}
+
 /** How a take-or-pay commitment is charged to a window of `windowH` hours (see the file comment). */
 export function commitmentCharge(c: Commitment, windowH: number): CommitmentCharge {
   if (c.termMonths === null) {
@@ -74,23 +85,35 @@ export function commitmentCharge(c: Commitment, windowH: number): CommitmentChar
   const termH = c.termMonths * HOURS_PER_MONTH;
   const eff = c.usdPerUnitHour + c.upfrontUsd / (c.units * termH);
   const proRataUsd = c.units * eff * windowH;
-  // whole terms the window touches (a hair of tolerance so 720 h / 720 h is one term, not two)
+  // whole terms the window touches (a hair of tolerance so 730 h / 730 h is one term, not two)
   const terms = Math.max(1, Math.ceil(windowH / termH - 1e-9));
   const wholeUsd = c.units * eff * terms * termH;
   const remainder = Math.max(0, wholeUsd - proRataUsd);
+  // hours of the touched terms that lie outside the window, as a share of one term
+  const beyondH = Math.max(0, terms * termH - windowH);
+  const beyondShare = beyondH / termH;
   const upfront = c.upfrontUsd > 0 ? ` + $${fmt(c.upfrontUsd)} upfront over ${fmt(termH, 0)} h` : '';
-  const basis =
+  const term = `${monthsText(c.termMonths)} × 730 h (a month: 8,760 h / 12) = ${fmt(termH, 0)} h`;
+  let basis =
     `take-or-pay: ${c.units} unit(s) × ($${fmt(c.usdPerUnitHour, 4)}/unit-hour${upfront}) = $${fmt(eff, 4)}/unit-hour; ` +
-    `term ${fmt(c.termMonths)} months (${fmt(termH, 0)} h), window ${fmt(windowH, 1)} h: ` +
+    `term ${term}, window ${fmt(windowH, 1)} h: ` +
     (c.mode === 'amortize'
       ? `the window pays its pro-rata share (${fmt(windowH / termH, 4)} of a term)`
       : `the window pays ${terms} whole term(s)`);
   let flag: string | null = null;
-  if (remainder > 1e-9 * wholeUsd)
-    flag =
+  if (remainder > 1e-9 * wholeUsd) {
+    const where =
       c.mode === 'amortize'
-        ? `commitment beyond the window: ${terms} term(s) of ${fmt(c.termMonths)} months cost $${fmt(wholeUsd)}; the ${fmt(windowH, 1)} h window carries $${fmt(proRataUsd)} (pro rata), the other $${fmt(remainder)} is committed beyond it (offer.term_beyond_window: charge_to_window charges it here)`
-        : `commitment beyond the window: ${terms} whole term(s) of ${fmt(c.termMonths)} months ($${fmt(wholeUsd)}) charged to a ${fmt(windowH, 1)} h window; $${fmt(remainder)} of it is idle capacity`;
+        ? 'committed beyond the window, not charged here'
+        : 'charged here as idle capacity';
+    if (beyondShare < BEYOND_WINDOW_FLAG_SHARE)
+      basis += `; the last ${fmt(beyondH, 1)} h of the term(s) lie beyond the window (${fmt(100 * beyondShare, 1)} % of a term; flagged from ${100 * BEYOND_WINDOW_FLAG_SHARE} %): $${fmt(remainder)}, ${where}`;
+    else
+      flag =
+        c.mode === 'amortize'
+          ? `commitment beyond the window: ${terms} term(s), each ${term}, cost $${fmt(wholeUsd)}; the ${fmt(windowH, 1)} h window carries $${fmt(proRataUsd)} (pro rata), the other $${fmt(remainder)} (${fmt(beyondH, 1)} h) is committed beyond it (offer.term_beyond_window: charge_to_window charges it here)`
+          : `commitment beyond the window: ${terms} whole term(s), each ${term}, cost $${fmt(wholeUsd)}, all charged to a ${fmt(windowH, 1)} h window; $${fmt(remainder)} of it (${fmt(beyondH, 1)} h) is idle capacity`;
+  }
   return {
     effectiveUsdPerUnitHour: eff,
     proRataUsd,
@@ -186,18 +209,22 @@ export function perTokenQuoteLedger(
     ((usage.wastedInputTokens * inRate + usage.wastedOutputTokens * price.usdPer1mOutput) / 1e6) * scale;
   const minimumUsd = price.minMonthlyUsd * months;
   const shortfallUsd = Math.max(0, minimumUsd - (acceptedUsd + wastedUsd));
-  const inputTokens = (usage.acceptedInputTokens + usage.wastedInputTokens) * scale;
-  const outputTokens = (usage.acceptedOutputTokens + usage.wastedOutputTokens) * scale;
   const cached =
     price.usdPer1mCachedInput === null
       ? ''
       : ` (${fmt(100 * cachedShare, 1)} % of input cached at $${price.usdPer1mCachedInput}/1M)`;
+  const tokensBasis = (input: number, output: number, what: string): string =>
+    `${fmt(input * scale, 0)} input × $${price.usdPer1mInput}/1M${cached} + ${fmt(output * scale, 0)} output × $${price.usdPer1mOutput}/1M, ${what}`;
   const { orchestration, engineering } = sharedLines(shared, months);
   const lines: Omit<CostLine, 'share'>[] = [
     {
       name: 'accelerator',
       usd: acceptedUsd,
-      basis: `${fmt(inputTokens, 0)} input × $${price.usdPer1mInput}/1M${cached} + ${fmt(outputTokens, 0)} output × $${price.usdPer1mOutput}/1M (accepted part)`,
+      basis: tokensBasis(
+        usage.acceptedInputTokens,
+        usage.acceptedOutputTokens,
+        'tokens of accepted requests',
+      ),
     },
     { name: 'host', usd: 0, basis: 'in the per-token price' },
     { name: 'network', usd: 0, basis: 'in the per-token price' },
@@ -208,7 +235,11 @@ export function perTokenQuoteLedger(
     {
       name: 'failed requests & retries',
       usd: wastedUsd,
-      basis: 'tokens billed for requests that were not accepted',
+      basis: tokensBasis(
+        usage.wastedInputTokens,
+        usage.wastedOutputTokens,
+        'billed for requests not accepted',
+      ),
     },
     {
       name: 'idle capacity',
@@ -254,17 +285,52 @@ export function weightedTokens(
 }
 
 /**
- * Throughput units needed for a peak weighted token rate: ⌈peak / per-unit rate⌉, at least the
- * minimum (and at least 1).
+ * The trace's mean weighted token rate: every token billed (accepted and not) × its weight, over
+ * the span (last arrival), the same convention as the peak (quote.ts `peakWeightedRate`).
  */
-export function unitsForPeak(peakTokensPerS: number, unitTokensPerS: number, minUnits: number): number {
-  return Math.max(minUnits, 1, Math.ceil(peakTokensPerS / unitTokensPerS - 1e-9));
+export function meanWeightedRate(
+  usage: Usage,
+  s: Pick<ManagedSizing, 'inputWeight' | 'outputWeight'>,
+): number {
+  const all = weightedTokens(
+    usage.acceptedInputTokens + usage.wastedInputTokens,
+    usage.acceptedOutputTokens + usage.wastedOutputTokens,
+    s,
+  );
+  return all / usage.spanS;
+}
+
+/** Throughput units and the bound that set them. */
+export interface UnitsNeeded {
+  units: number;
+  /** ⌈peak / unit rate⌉ */
+  forPeak: number;
+  /** ⌈mean / unit rate⌉: the units must carry the trace's mean rate, whatever the peak estimate. */
+  forMean: number;
+}
+
+/**
+ * Throughput units: ⌈peak weighted rate / per-unit rate⌉ and ⌈mean weighted rate / per-unit
+ * rate⌉, at least the minimum (and at least 1). The mean bound matters when the peak estimate falls
+ * below the mean (a window that misses part of the trace); with it the units' capacity always
+ * covers the mean, so utilization ≤ 100 %. (A hair of tolerance: 6 / 2 is 3 units, not 4.)
+ */
+export function unitsNeeded(
+  peakTokensPerS: number,
+  meanTokensPerS: number,
+  unitTokensPerS: number,
+  minUnits: number,
+): UnitsNeeded {
+  const ceil = (x: number): number => Math.max(0, Math.ceil(x / unitTokensPerS - 1e-9));
+  const forPeak = ceil(peakTokensPerS);
+  const forMean = ceil(meanTokensPerS);
+  return { units: Math.max(minUnits, 1, forPeak, forMean), forPeak, forMean };
 }
 
 /**
  * A managed endpoint with throughput units: the units are provisioned for the whole window (their
  * commitment charged as stated above); utilization = the trace's mean weighted token rate over the
- * units' capacity. The busy share of the bill is split between accepted tokens ("accelerator") and
+ * units' capacity, which must be at most 100 % (units from `unitsNeeded`; more throws). The busy share of the bill is split between accepted tokens ("accelerator") and
  * tokens not accepted ("failed requests & retries") by weighted tokens; the rest is "idle capacity".
  */
 export function managedEndpointLedger(
@@ -283,9 +349,15 @@ export function managedEndpointLedger(
     usage.acceptedOutputTokens + usage.wastedOutputTokens,
     s,
   );
-  const meanRate = all / usage.spanS;
+  const meanRate = meanWeightedRate(usage, s);
   const capacity = s.units * s.unitTokensPerS;
-  const utilization = capacity > 0 ? Math.min(1, meanRate / capacity) : 0;
+  const utilization = meanRate / capacity;
+  // units are sized to carry at least the mean (unitsNeeded); more than 100 % busy is a sizing bug,
+  // not something to clamp away (the tolerance is unitsNeeded's rounding hair)
+  if (!(utilization <= 1 + 1e-9))
+    throw new Error(
+      `managed endpoint: ${s.units} unit(s) × ${fmt(s.unitTokensPerS, 1)} weighted tokens/s cannot carry the mean ${fmt(meanRate, 1)} weighted tokens/s (utilization ${fmt(100 * utilization, 1)} %); size the units with unitsNeeded`,
+    );
   const charge = commitmentCharge(
     {
       usdPerUnitHour: s.usdPerUnitHour,
@@ -307,7 +379,7 @@ export function managedEndpointLedger(
     {
       name: 'accelerator',
       usd: acceleratorUsd,
-      basis: `${fmt(100 * utilization, 1)} % of ${s.units} units busy (mean ${fmt(meanRate, 1)} of ${fmt(capacity, 1)} weighted tokens/s) × $${fmt(charge.proRataUsd)} (${charge.basis}), accepted part`,
+      basis: `${fmt(100 * utilization, 1)} % of ${s.units} units busy (mean ${fmt(meanRate, 1)} of ${fmt(capacity, 1)} weighted tokens/s) × $${fmt(charge.proRataUsd)} (the units for the window; ${s.termMonths === null ? 'billed by the hour' : 'take-or-pay, see the commitment'}) × ${fmt(100 * acceptedShare, 1)} % of weighted tokens accepted`,
     },
     { name: 'host', usd: 0, basis: 'in the endpoint price' },
     { name: 'network', usd: 0, basis: 'in the endpoint price' },

@@ -101,6 +101,10 @@ const committedOffer = z
       });
   });
 
+/** Percentiles a vendor may state its latency at (the SLO's percentiles). */
+export const LATENCY_PERCENTILES = ['p50', 'p90', 'p95', 'p99'] as const;
+export type LatencyPercentile = (typeof LATENCY_PERCENTILES)[number];
+
 const managedOffer = z
   .strictObject({
     kind: z.literal('managed_endpoint'),
@@ -120,6 +124,12 @@ const managedOffer = z
       .describe('units are sized for the busiest interval of this length in the trace'),
     ttft_s: positive('seconds > 0').optional().describe('vendor-stated time to first token'),
     tpot_s: positive('seconds > 0').optional().describe('vendor-stated time per output token'),
+    latency_percentile: z
+      .enum(LATENCY_PERCENTILES)
+      .optional()
+      .describe(
+        'the percentile ttft_s and tpot_s are stated at; when not stated they are taken as typical (p50) figures',
+      ),
   })
   .superRefine((o, ctx) => {
     if ((o.unit_tokens_per_s === undefined) === (o.unit_tokens_per_min === undefined))
@@ -127,6 +137,12 @@ const managedOffer = z
         code: 'custom',
         path: ['unit_tokens_per_s'],
         message: 'expected exactly one of `unit_tokens_per_s` or `unit_tokens_per_min`',
+      });
+    if (o.latency_percentile !== undefined && o.ttft_s === undefined && o.tpot_s === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['latency_percentile'],
+        message: 'expected `ttft_s` or `tpot_s` with latency_percentile',
       });
     if (o.upfront_usd > 0 && o.term_months === undefined)
       ctx.addIssue({ code: 'custom', path: ['term_months'], message: 'expected a term with upfront_usd' });

@@ -7,8 +7,9 @@
  *   trace says which prompt tokens a prefix cache would serve); latency assumed, as for `api`.
  * - `committed_capacity`: a hardware candidate simulated by the engine like any other (same perf
  *   model, replicas), priced at the quote's rate under its take-or-pay term (quote-ledger.ts).
- * - `managed_endpoint`: throughput units sized for the trace's peak weighted token rate over the
- *   quote's interval; latency is not simulated (a vendor-stated TTFT/TPOT is compared with the SLO).
+ * - `managed_endpoint`: throughput units sized for the trace's peak weighted token rate (a sliding
+ *   window of the quote's interval) and for its mean; latency is not simulated (a vendor-stated
+ *   TTFT/TPOT is compared with the SLO's limit at its percentile, `checkVendorLatency`).
  */
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { Catalog } from '../catalog/load.js';
@@ -34,12 +35,22 @@ import type { Usage } from './ledger.js';
 import {
   addToLine,
   commitmentCharge,
+  HOURS_PER_MONTH,
   managedEndpointLedger,
+  meanWeightedRate,
   perTokenQuoteLedger,
-  unitsForPeak,
+  unitsNeeded,
   type CommitmentCharge,
 } from './quote-ledger.js';
-import type { CommittedOffer, LoadedQuote, ManagedOffer, PerTokenOffer, QuoteKind } from './quote-schema.js';
+import {
+  LATENCY_PERCENTILES,
+  type CommittedOffer,
+  type LatencyPercentile,
+  type LoadedQuote,
+  type ManagedOffer,
+  type PerTokenOffer,
+  type QuoteKind,
+} from './quote-schema.js';
 
 /** What marks a candidate as a vendor quote in every output. */
 export interface QuoteMarker {
@@ -69,8 +80,26 @@ export interface WorkloadStats {
   cachedPromptTokens: number;
   /** Where the cached tokens come from: prefix hashes, the trace's own cached counts, or nothing. */
   cacheInfo: 'hashes' | 'reported' | 'none';
-  /** Prompt and output tokens by whole second of arrival (second → [prompt, output]). */
-  perSecond: Map<number, [number, number]>;
+  /** Every request's arrival and tokens, sorted by arrival (for the managed endpoint's peak). */
+  arrivals: Arrivals;
+}
+
+/** Requests as parallel arrays, sorted by arrival time (seconds from the first request). */
+export interface Arrivals {
+  arrivalS: readonly number[];
+  promptTokens: readonly number[];
+  outputTokens: readonly number[];
+}
+
+function sortedArrivals(arrivalS: number[], promptTokens: number[], outputTokens: number[]): Arrivals {
+  if (arrivalS.every((a, i) => i === 0 || arrivalS[i - 1]! <= a))
+    return { arrivalS, promptTokens, outputTokens };
+  const order = arrivalS.map((_, i) => i).sort((a, b) => arrivalS[a]! - arrivalS[b]! || a - b);
+  return {
+    arrivalS: order.map((i) => arrivalS[i]!),
+    promptTokens: order.map((i) => promptTokens[i]!),
+    outputTokens: order.map((i) => outputTokens[i]!),
+  };
 }
 
 /** Stream the scenario's workload once and collect what the non-simulated candidates need. */
@@ -79,7 +108,9 @@ export async function workloadStats(scenario: ResolvedScenario, dir: string): Pr
   const sessions = new Set<string>();
   const ref: ReferenceWorkload = { spanS: 0, requests: 0, promptTokens: 0, outputTokens: 0, sessions: 0 };
   const seen = new Set<number>();
-  const perSecond = new Map<number, [number, number]>();
+  const arrivalS: number[] = [];
+  const promptTokens: number[] = [];
+  const outputTokens: number[] = [];
   let cached = 0;
   let hashes = false;
   let reported = false;
@@ -90,13 +121,9 @@ export async function workloadStats(scenario: ResolvedScenario, dir: string): Pr
       ref.outputTokens += r.outputTokens;
       ref.spanS = Math.max(ref.spanS, r.arrivalS);
       if (r.sessionId !== undefined) sessions.add(r.sessionId);
-      const sec = Math.floor(r.arrivalS);
-      const b = perSecond.get(sec);
-      if (b === undefined) perSecond.set(sec, [r.promptTokens, r.outputTokens]);
-      else {
-        b[0] += r.promptTokens;
-        b[1] += r.outputTokens;
-      }
+      arrivalS.push(r.arrivalS);
+      promptTokens.push(r.promptTokens);
+      outputTokens.push(r.outputTokens);
       if (r.hashIds !== undefined && r.blockSize !== undefined) {
         hashes = true;
         r.hashIds.forEach((h, j) => {
@@ -115,36 +142,71 @@ export async function workloadStats(scenario: ResolvedScenario, dir: string): Pr
     reference: ref,
     cachedPromptTokens: cached,
     cacheInfo: hashes ? 'hashes' : reported ? 'reported' : 'none',
-    perSecond,
+    arrivals: sortedArrivals(arrivalS, promptTokens, outputTokens),
   };
 }
 
+/** The busiest window of the trace: its weighted tokens per second, where it starts, how long it is. */
+export interface PeakRate {
+  tokensPerS: number;
+  startS: number;
+  /** min(interval, span): a trace shorter than the interval is one window of its own span. */
+  windowS: number;
+}
+
 /**
- * The peak weighted token rate over windows of `intervalS` seconds counted from t = 0 (the
- * profile's convention): each request's prompt and output tokens count in the interval it arrives in.
+ * The peak weighted token rate: the most weighted tokens (input × inputWeight + output ×
+ * outputWeight, each request's tokens counted at its arrival) in any closed window [t, t + W] inside
+ * the trace's span [0, spanS], divided by W, where W = min(intervalS, spanS).
+ *
+ * - A sliding window, not buckets fixed from t = 0: a burst split by a bucket boundary would count
+ *   in neither bucket whole, and the peak could come out at half its value.
+ * - Every window lies inside the span and has the full length W, so no window is divided by time the
+ *   trace does not cover: a trace shorter than the interval is one window of its span (its peak is
+ *   its mean), and there is no partial last window to inflate or dilute.
+ * - Closed windows, like the mean (tokens over span = last arrival): the window [0, spanS] holds
+ *   every request, so with W = spanS the peak equals the mean.
+ *
+ * Two pointers over the sorted arrivals: a window can be slid right, keeping what it holds, until
+ * its start meets an arrival or its end meets spanS, so the candidates are the windows starting at
+ * each arrival a ≤ spanS − W, and the last window [spanS − W, spanS]. Ties keep the earliest.
  */
 export function peakWeightedRate(
-  perSecond: ReadonlyMap<number, readonly [number, number]>,
+  a: Arrivals,
+  spanS: number,
   intervalS: number,
   inputWeight: number,
   outputWeight: number,
-): { tokensPerS: number; startS: number } {
-  const buckets = new Map<number, number>();
-  for (const [sec, [p, o]] of perSecond) {
-    const k = Math.floor(sec / intervalS);
-    buckets.set(k, (buckets.get(k) ?? 0) + p * inputWeight + o * outputWeight);
-  }
+): PeakRate {
+  const n = a.arrivalS.length;
+  const windowS = Math.min(intervalS, spanS);
+  const lastStartS = spanS - windowS;
+  const t = a.arrivalS;
+  const w = (k: number): number => a.promptTokens[k]! * inputWeight + a.outputTokens[k]! * outputWeight;
   let best = 0;
-  let bestK = 0;
-  for (const k of [...buckets.keys()].sort((a, b) => a - b)) {
-    const v = buckets.get(k)!;
-    if (v > best) {
-      best = v;
-      bestK = k;
+  let bestStartS = 0;
+  let held = 0; // weighted tokens in [t[i], t[i] + W]
+  let j = 0; // first arrival after the window
+  for (let i = 0; i < n && t[i]! <= lastStartS; i++) {
+    while (j < n && t[j]! <= t[i]! + windowS) held += w(j++);
+    if (held > best) {
+      best = held;
+      bestStartS = t[i]!;
     }
+    held -= w(i);
   }
-  return { tokensPerS: best / intervalS, startS: bestK * intervalS };
+  let last = 0; // weighted tokens in [spanS − W, spanS]
+  for (let k = n - 1; k >= 0 && t[k]! >= lastStartS; k--) last += w(k);
+  if (last > best) {
+    best = last;
+    bestStartS = lastStartS;
+  }
+  return { tokensPerS: best / windowS, startS: bestStartS, windowS };
 }
+
+const fmtUsd = (x: number): string => x.toLocaleString('en-US', { maximumFractionDigits: 4 });
+const joinNotes = (...notes: (string | null | undefined)[]): string | null =>
+  notes.filter((x) => x !== null && x !== undefined && x !== '').join(' — ') || null;
 
 function defaultStackKey(acc: Accelerator): string {
   // the same choice as src/scenario/resolve.ts: each hardware family's usual stack
@@ -266,7 +328,7 @@ export function resolveQuote(q: LoadedQuote, scenario: ResolvedScenario, catalog
         );
       replicas = o.replicas ?? Math.max(1, fit);
     }
-    const termH = (o.term_months * (365 * 24)) / 12;
+    const termH = o.term_months * HOURS_PER_MONTH;
     usdPerHour = o.usd_per_hour + o.upfront_usd / (o.units * termH);
     spec = candidateSchema.parse({
       ...common,
@@ -309,22 +371,30 @@ export function resolveQuote(q: LoadedQuote, scenario: ResolvedScenario, catalog
     priceSource: 'scenario',
     chipsPerReplica: spec.parallelism.tp * spec.parallelism.pp,
   };
+  // the rate shown is the rate charged: the upfront payment spread over the term's hours
+  let shownUsdPerHour: number | null = null;
+  let rateNote: string | null = null;
+  if (o.kind === 'committed_capacity') {
+    shownUsdPerHour = usdPerHour;
+    if (o.upfront_usd > 0)
+      rateNote = `effective $${fmtUsd(usdPerHour!)}/hour = $${fmtUsd(o.usd_per_hour)}/hour + $${fmtUsd(o.upfront_usd)} upfront / (${o.units} unit(s) × ${fmtUsd(o.term_months * HOURS_PER_MONTH)} h)`;
+  } else if (o.kind === 'managed_endpoint') {
+    if (o.upfront_usd > 0)
+      // the upfront is spread over the units, and they are sized from the trace (managedQuoteCandidate)
+      rateNote = `$${fmtUsd(o.usd_per_unit_hour)}/unit-hour + $${fmtUsd(o.upfront_usd)} upfront over the term, spread over the units sized from the trace (the effective rate is in the commitment)`;
+    else shownUsdPerHour = o.usd_per_unit_hour;
+  }
   const price: PriceEvidence = {
     pricingModel: o.kind === 'committed_capacity' ? 'reserved' : 'api',
     source: 'quote',
     instance: instance?.key ?? null,
-    usdPerInstanceHour:
-      o.kind === 'committed_capacity'
-        ? o.usd_per_hour
-        : o.kind === 'managed_endpoint'
-          ? o.usd_per_unit_hour
-          : null,
+    usdPerInstanceHour: shownUsdPerHour,
     chipsPerInstance: instance?.chips ?? null,
     usdPer1mInput: o.kind === 'per_token' ? o.usd_per_1m_input : null,
     usdPer1mOutput: o.kind === 'per_token' ? o.usd_per_1m_output : null,
     sources: [quote.source],
     evidence: quote.evidence,
-    notes: quote.notes ?? null,
+    notes: joinNotes(rateNote, quote.notes),
   };
   return { loaded: q, marker, candidate, price };
 }
@@ -416,16 +486,65 @@ export interface ManagedQuoteResult {
   sloMet: boolean;
 }
 
-/** The loosest limit the SLO sets on a metric (any percentile), or null. */
-function sloLimit(scenario: Scenario, metric: 'ttft' | 'tpot'): number | null {
-  const s = scenario.slo as Record<string, number | undefined>;
-  const v = ['p50', 'p90', 'p95', 'p99']
-    .map((p) => s[`${metric}_${p}_s`])
-    .filter((x): x is number => x !== undefined);
-  return v.length > 0 ? Math.min(...v) : null;
+/** A vendor-stated latency figure checked against the scenario's SLO. */
+export interface VendorLatencyCheck {
+  met: boolean;
+  /** The SLO limit the figure was compared with; null when the SLO sets none on the metric. */
+  comparedWith: { percentile: LatencyPercentile; limitS: number } | null;
+  /** What was compared with what, and why: for the ledger's assumptions. */
+  text: string;
 }
 
-/** A managed endpoint quote: units for the peak, the window's capacity charged take-or-pay. */
+/**
+ * A vendor's TTFT or TPOT against the scenario's limits on that metric. The figure is the vendor's
+ * `latency_percentile`; when the quote does not say, it is taken as a typical (p50) figure, and
+ * the text says so.
+ *
+ * It is compared with the strictest limit the SLO sets at the figure's percentile or above: the
+ * matching percentile when the SLO has one; otherwise a higher one, since a percentile is at least
+ * any lower one (a p50 over the p95 limit means the p95 is missed; a p50 under it says nothing of the
+ * tail, so "met" stays an assumption). When the SLO sets limits only below the figure's percentile,
+ * it is compared with the strictest of those: under it the limit is met; over it the limit may or may
+ * not be met, and it is taken as NOT met (conservative), which the text says.
+ */
+export function checkVendorLatency(
+  slo: Scenario['slo'],
+  metric: 'ttft' | 'tpot',
+  valueS: number,
+  stated: LatencyPercentile | undefined,
+): VendorLatencyCheck {
+  const at = stated ?? 'p50';
+  const rank = (p: LatencyPercentile): number => LATENCY_PERCENTILES.indexOf(p);
+  const limits = LATENCY_PERCENTILES.flatMap((p) => {
+    const limitS = (slo as Record<string, number | undefined>)[`${metric}_${p}_s`];
+    return limitS === undefined ? [] : [{ percentile: p, limitS }];
+  });
+  const atOrAbove = limits.filter((l) => rank(l.percentile) >= rank(at));
+  const pool = atOrAbove.length > 0 ? atOrAbove : limits;
+  const figure = `${metric.toUpperCase()} ${valueS} s (${stated !== undefined ? `vendor ${at}` : 'percentile not stated: taken as typical, p50'})`;
+  if (pool.length === 0)
+    return {
+      met: true,
+      comparedWith: null,
+      text: `${figure}: the SLO sets no ${metric.toUpperCase()} limit`,
+    };
+  // the strictest; ties keep the lowest percentile
+  const lim = pool.reduce((a, b) => (b.limitS < a.limitS ? b : a));
+  const met = valueS <= lim.limitS;
+  const why =
+    lim.percentile === at
+      ? 'the same percentile'
+      : rank(lim.percentile) > rank(at)
+        ? `the strictest limit at ${at} or above; a ${lim.percentile} is at least the ${at}, so this can show a miss, not that the tail is met`
+        : `the SLO sets no limit at ${at} or above, so the strictest lower one; ${met ? `a ${lim.percentile} is at most the ${at}, so it is met` : `the ${lim.percentile} itself is not known, taken as NOT met`}`;
+  return {
+    met,
+    comparedWith: lim,
+    text: `${figure} vs the SLO's ${metric.toUpperCase()} ${lim.percentile} limit ${lim.limitS} s (${why}): ${met ? 'within' : 'OVER'}`,
+  };
+}
+
+/** A managed endpoint quote: units for the peak and the mean, the window's capacity charged take-or-pay. */
 export function managedQuoteCandidate(
   rq: ResolvedQuote,
   scenario: Scenario,
@@ -435,16 +554,18 @@ export function managedQuoteCandidate(
   const q = rq.loaded.quote.quality_acceptance;
   const r = stats.reference;
   const unitTokensPerS = o.unit_tokens_per_s ?? o.unit_tokens_per_min! / 60;
-  const peak = peakWeightedRate(stats.perSecond, o.peak_interval_s, o.input_weight, o.output_weight);
-  const units = unitsForPeak(peak.tokensPerS, unitTokensPerS, o.min_units);
+  const weights = { inputWeight: o.input_weight, outputWeight: o.output_weight };
+  const peak = peakWeightedRate(stats.arrivals, r.spanS, o.peak_interval_s, o.input_weight, o.output_weight);
   const usage = referenceUsage(r, q);
+  const meanTokensPerS = meanWeightedRate(usage, weights);
+  const need = unitsNeeded(peak.tokensPerS, meanTokensPerS, unitTokensPerS, o.min_units);
+  const units = need.units;
   const { ledger, utilization, charge } = managedEndpointLedger(
     usage,
     {
       units,
       unitTokensPerS,
-      inputWeight: o.input_weight,
-      outputWeight: o.output_weight,
+      ...weights,
       usdPerUnitHour: o.usd_per_unit_hour,
       termMonths: o.term_months ?? null,
       upfrontUsd: o.upfront_usd,
@@ -453,8 +574,13 @@ export function managedQuoteCandidate(
     sharedCostsFor(scenario, rq.candidate, 0),
     windowOf(scenario),
   );
+  const f1 = (x: number): string => x.toLocaleString('en-US', { maximumFractionDigits: 1 });
+  const peakOver =
+    peak.windowS < o.peak_interval_s
+      ? `the whole ${f1(peak.windowS)} s trace (shorter than the ${o.peak_interval_s} s interval)`
+      : `the busiest ${o.peak_interval_s} s, a sliding window, from t = ${f1(peak.startS)} s`;
   const assumptions = [
-    `units: ${units} = max(min_units ${o.min_units}, ⌈peak ${peak.tokensPerS.toFixed(1)} weighted tokens/s (busiest ${o.peak_interval_s} s from t = ${peak.startS} s; input × ${o.input_weight} + output × ${o.output_weight}, each request counted in the interval it arrives in) / ${unitTokensPerS.toFixed(2)} per unit⌉)`,
+    `units: ${units} = max(min_units ${o.min_units}, ⌈peak / unit rate⌉ = ⌈${f1(peak.tokensPerS)} / ${f1(unitTokensPerS)}⌉ = ${need.forPeak}, ⌈mean / unit rate⌉ = ⌈${f1(meanTokensPerS)} / ${f1(unitTokensPerS)}⌉ = ${need.forMean}); rates in weighted tokens/s (input × ${o.input_weight} + output × ${o.output_weight}, each request's tokens counted at its arrival), the peak over ${peakOver}`,
     `utilization ${(100 * utilization).toFixed(1)} % = mean weighted token rate / units' capacity; idle capacity is the rest of the units' hours`,
     `commitment: ${charge.basis}`,
     ...baseAssumptions(r, q),
@@ -471,16 +597,26 @@ export function managedQuoteCandidate(
       ['tpot', o.tpot_s],
     ] as const) {
       if (v === undefined) continue;
-      const lim = sloLimit(scenario, m);
-      if (lim !== null && v > lim) sloMet = false;
-      parts.push(`${m.toUpperCase()} ${v} s${lim !== null ? ` (SLO limit ${lim} s)` : ''}`);
+      const c = checkVendorLatency(scenario.slo, m, v, o.latency_percentile);
+      if (!c.met) sloMet = false;
+      parts.push(c.text);
     }
     assumptions.unshift(
-      `latency is not simulated: the vendor states ${parts.join(', ')}; the SLO is taken as ${sloMet ? 'met' : 'NOT met'} from those figures`,
+      `latency is not simulated: the vendor states ${parts.join('; ')}; the SLO is taken as ${sloMet ? 'met' : 'NOT met'} from those figures`,
     );
   }
+  const price = {
+    ...rq.price,
+    usdPerInstanceHour: charge.effectiveUsdPerUnitHour,
+    notes: joinNotes(
+      o.upfront_usd > 0
+        ? `effective $${fmtUsd(charge.effectiveUsdPerUnitHour)}/unit-hour = $${fmtUsd(o.usd_per_unit_hour)}/unit-hour + $${fmtUsd(o.upfront_usd)} upfront / (${units} unit(s) × ${fmtUsd(o.term_months! * HOURS_PER_MONTH)} h)`
+        : null,
+      rq.loaded.quote.notes,
+    ),
+  };
   return {
-    ledger: ledgerRecord(rq, usage, ledger, assumptions, warnings),
+    ledger: { ...ledgerRecord(rq, usage, ledger, assumptions, warnings), price },
     units,
     unitTokensPerS,
     utilization,
@@ -525,7 +661,7 @@ export function finishCommittedQuote(rq: ResolvedQuote, l: CandidateLedger): Can
       l.usage,
       'idle capacity',
       charge.extraUsd,
-      `+ $${charge.extraUsd.toFixed(2)} of whole terms beyond the window (take-or-pay)`,
+      `+ $${charge.extraUsd.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} of whole terms beyond the window (take-or-pay)`,
     );
   const assumptions = [`commitment: ${charge.basis}`, ...l.assumptions];
   const warnings = charge.flag !== null ? [...l.warnings, charge.flag] : l.warnings;

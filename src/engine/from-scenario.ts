@@ -104,10 +104,27 @@ export interface ScenarioWorkload {
   notes: string[];
 }
 
-async function* scaled(src: AsyncIterable<TraceRequest[]>, rate: number): AsyncGenerator<TraceRequest[]> {
+/**
+ * The scenario's arrivals: measured from the first request (a trace cut from a longer one may start
+ * hours in — the time before its first request is not part of the workload and would be billed as
+ * idle), then divided by `workload.scale.rate`. Traces are sorted by arrival, so the first request
+ * seen is the earliest.
+ */
+async function* scaled(
+  src: AsyncIterable<TraceRequest[]>,
+  rate: number,
+  onShift: (firstArrivalS: number) => void,
+): AsyncGenerator<TraceRequest[]> {
+  let t0: number | null = null;
   for await (const batch of src) {
-    if (rate === 1) yield batch;
-    else yield batch.map((r) => ({ ...r, arrivalS: r.arrivalS / rate }));
+    if (batch.length === 0) continue;
+    if (t0 === null) {
+      t0 = batch[0]!.arrivalS;
+      if (t0 !== 0) onShift(t0);
+    }
+    const origin = t0;
+    if (rate === 1 && origin === 0) yield batch;
+    else yield batch.map((r) => ({ ...r, arrivalS: (r.arrivalS - origin) / rate }));
   }
 }
 
@@ -122,6 +139,9 @@ export async function openScenarioWorkload(
   const w = scenario.scenario.workload;
   const rate = w.scale.rate;
   const notes: string[] = [];
+  const onShift = (t0: number): void => {
+    notes.push(`arrivals measured from the first request (at ${t0.toFixed(3)} s in the source)`);
+  };
   if (rate !== 1) notes.push(`arrivals scaled by workload.scale.rate = ${rate} (closed-loop gaps unchanged)`);
   if (w.scale.growth !== undefined)
     notes.push('workload.scale.growth is not applied by simulate (one trace replay)');
@@ -137,7 +157,7 @@ export async function openScenarioWorkload(
       seed: w.seed,
     });
     return {
-      requests: scaled(stream.batches(), rate),
+      requests: scaled(stream.batches(), rate, onShift),
       report: stream.report,
       describe: `trace ${relative(process.cwd(), scenario.tracePath) || scenario.tracePath} (${stream.format})`,
       expectedRequests: null,
@@ -153,7 +173,7 @@ export async function openScenarioWorkload(
   if (spec.prompt?.trace !== undefined) spec.prompt.trace = abs(spec.prompt.trace);
   if (spec.output?.trace !== undefined) spec.output.trace = abs(spec.output.trace);
   return {
-    requests: scaled(synthesize(spec), rate),
+    requests: scaled(synthesize(spec), rate, onShift),
     report: null,
     describe: `synthetic ${spec.preset ?? 'chat'} workload (seed ${spec.seed})`,
     expectedRequests: spec.requests ?? null,

@@ -116,7 +116,8 @@ function missedBy(s: SimulationSummary): string {
 }
 
 /**
- * Every request ran alone on its replica and none waited: more replicas cannot change any
+ * Every request ran alone on its replica, none waited, and none was rejected, timed out or failed:
+ * more replicas cannot change any
  * latency (each request already had a replica to itself), so a run that misses the SLO here
  * misses it at every larger count.
  */
@@ -125,7 +126,10 @@ function saturated(s: SimulationSummary): boolean {
     s.utilization.batchSize.max <= 1 &&
     s.latency.queueDelay.count > 0 &&
     s.latency.queueDelay.maxS <= 0 &&
-    s.requests.byOutcome.rejected === 0
+    s.requests.byOutcome.rejected === 0 &&
+    // a request that timed out or failed while queued has no queue delay on record
+    s.requests.byOutcome.timeout === 0 &&
+    s.requests.byOutcome.failed === 0
   );
 }
 

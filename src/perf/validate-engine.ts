@@ -11,9 +11,11 @@
  *    `buildReplicaPerf` with the profiles `validate` loads (MLA with attention DP: KV capacity × dp
  *    and decode attention over a rank's share of the contexts, as the steady model);
  *  - lengths (`caseLengths`): MLPerf datasets are sampled from calibration/mlperf-datasets.json
- *    (quantiles of stratified samples of the per-sample token lengths of the MLCommons dataset
+ *    (quantiles of the per-sample token lengths of every row of the MLCommons dataset
  *    files, with source and evidence), scaled so the means are the steady model's means and clamped
- *    at the published maxima, stratified draws seeded from the case id; InferenceX's "ISL varied
+ *    at the published maxima, stratified draws seeded from the case id (input and output drawn
+ *    independently: the steady model's E[i·o]/E[o] carries their correlation, the engine's draws do
+ *    not — DeepSeek-R1's running prompts average ~800 tokens here against 632 there); InferenceX's "ISL varied
  *    80–100 % of nominal" is uniform over that range; vendor tables are fixed ISL/OSL;
  *  - engine: chunked prefill (the stacks' chunked-context / chunked-prefill scheduling; TensorRT-LLM
  *    without chunked context, `inflight-batching`, and vLLM V0's prefill-first were tried on the

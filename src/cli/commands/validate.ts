@@ -24,7 +24,11 @@ export const BUNDLED_PUBLISHED_RESULTS = fileURLToPath(
 
 const fmt = (x: number | null, digits = 0): string =>
   x === null || !Number.isFinite(x) ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: digits });
-const pct = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(1)} %` : '—');
+/** A median |error| in %, "–" when there is none (no cases). */
+const abs1 = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(1)} %` : '–');
+/** A share (0..1) as a whole percentage, "–" when there is none. */
+const share0 = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(0)} %` : '–');
+const pct = (x: number): string => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${abs1(x)}` : '—');
 
 function groupTable(title: string, groups: Record<string, GroupSummary>): string {
   const t = new Table({
@@ -32,13 +36,13 @@ function groupTable(title: string, groups: Record<string, GroupSummary>): string
     style: { head: [], border: [], compact: true },
   });
   for (const [k, g] of Object.entries(groups))
-    t.push([k, g.n, `${g.medianAbsErrorPct.toFixed(1)} %`, pct(g.medianErrorPct)]);
+    t.push([k, g.n, `${abs1(g.medianAbsErrorPct)}`, pct(g.medianErrorPct)]);
   return t.toString();
 }
 
 /** The text report: predicted cases, skipped cases with reasons, then the summary. */
 const medianText = (g: { n: number; medianAbsErrorPct: number }): string =>
-  g.n === 0 ? '–' : `${g.medianAbsErrorPct.toFixed(1)} %`;
+  g.n === 0 ? '–' : `${abs1(g.medianAbsErrorPct)}`;
 
 /**
  * The text report. `shipped`: the cases are the shipped file the published fits split into fitted
@@ -81,11 +85,11 @@ export function formatValidation(
     `skipped (${skipped.length}):`,
     ...skipped.map((r) => `  ${r.id}: [${r.skipCode}] ${r.reason}`),
     '',
-    `throughput: ${s.n} cases, median |error| ${s.medianAbsErrorPct.toFixed(1)} % (median error ${pct(s.medianErrorPct)}), ` +
-      `${(100 * s.within15Pct).toFixed(0)} % within ±15 %, ${(100 * s.within30Pct).toFixed(0)} % within ±30 %`,
+    `throughput: ${s.n} cases, median |error| ${abs1(s.medianAbsErrorPct)} (median error ${pct(s.medianErrorPct)}), ` +
+      `${share0(s.within15Pct)} within ±15 %, ${share0(s.within30Pct)} within ±30 %`,
     shipped
-      ? `  cases the published fits were fitted on: ${s.bySplit.fitted.n}, median |error| ${s.bySplit.fitted.medianAbsErrorPct.toFixed(1)} %; ` +
-        `held out of every fit: ${s.bySplit.heldOut.n}, median |error| ${s.bySplit.heldOut.medianAbsErrorPct.toFixed(1)} %`
+      ? `  cases the published fits were fitted on: ${s.bySplit.fitted.n}, median |error| ${abs1(s.bySplit.fitted.medianAbsErrorPct)}; ` +
+        `held out of every fit: ${s.bySplit.heldOut.n}, median |error| ${abs1(s.bySplit.heldOut.medianAbsErrorPct)}`
       : `  none of these cases was in the published fits (they were fitted on the shipped file only)`,
     `  latency (not in the bar): TPOT ${s.latency.tpot.n} cases ${medianText(s.latency.tpot)}, ` +
       `TTFT (fixed concurrency) ${s.latency.ttft.n} cases ${medianText(s.latency.ttft)}, ` +
@@ -107,7 +111,7 @@ export function formatValidation(
     lines.splice(
       lines.findIndex((l) => l.startsWith('  cases the published fits')),
       0,
-      `  engine in the loop (every mode it runs): ${e.n} cases, median |error| ${e.medianAbsErrorPct.toFixed(1)} % (median error ${pct(e.medianErrorPct)}), ${(100 * e.within15Pct).toFixed(0)} % within ±15 % — the headline is the steady-state figure above (see "engine" below)`,
+      `  engine in the loop (every mode it runs): ${e.n} cases, median |error| ${abs1(e.medianAbsErrorPct)} (median error ${pct(e.medianErrorPct)}), ${share0(e.within15Pct)} within ±15 % — the headline is the steady-state figure above (see "engine" below)`,
     );
     lines.push('', ...engineLines(report as EngineValidationReport));
   }
@@ -158,9 +162,9 @@ function engineLines(report: EngineValidationReport): string[] {
     g.push([
       k,
       v.n,
-      `${v.medianAbsThroughputErrorPct.toFixed(1)} %`,
-      `${v.medianAbsTtftP99ErrorPct.toFixed(1)} %`,
-      `${v.medianAbsTpotP99ErrorPct.toFixed(1)} %`,
+      `${abs1(v.medianAbsThroughputErrorPct)}`,
+      `${abs1(v.medianAbsTtftP99ErrorPct)}`,
+      `${abs1(v.medianAbsTpotP99ErrorPct)}`,
     ]);
   const a = s.allModes;
   const fam = new Table({
@@ -172,9 +176,9 @@ function engineLines(report: EngineValidationReport): string[] {
     fam.push([
       k,
       v.n,
-      `${v.medianAbsErrorPct.toFixed(1)} %`,
+      `${abs1(v.medianAbsErrorPct)}`,
       pct(v.medianErrorPct),
-      `${st.medianAbsErrorPct.toFixed(1)} %`,
+      `${abs1(st.medianAbsErrorPct)}`,
       pct(st.medianErrorPct),
     ]);
   }
@@ -187,9 +191,9 @@ function engineLines(report: EngineValidationReport): string[] {
     mode.push([
       k,
       v.n,
-      `${v.medianAbsErrorPct.toFixed(1)} %`,
+      `${abs1(v.medianAbsErrorPct)}`,
       pct(v.medianErrorPct),
-      `${st.medianAbsErrorPct.toFixed(1)} %`,
+      `${abs1(st.medianAbsErrorPct)}`,
       pct(st.medianErrorPct),
     ]);
   }
@@ -201,24 +205,24 @@ function engineLines(report: EngineValidationReport): string[] {
     f.push([
       k,
       v.n,
-      `${v.medianAbsThroughputErrorPct.toFixed(1)} %`,
-      `${v.medianAbsTtftP99ErrorPct.toFixed(1)} %`,
-      `${v.medianAbsTpotP99ErrorPct.toFixed(1)} %`,
+      `${abs1(v.medianAbsThroughputErrorPct)}`,
+      `${abs1(v.medianAbsTtftP99ErrorPct)}`,
+      `${abs1(v.medianAbsTpotP99ErrorPct)}`,
     ]);
   return [
     "engine (Server / Interactive at the scheduled rate, Poisson arrivals, the datasets' length spreads; sim = replicas simulated / in the system; ok: yes = meets the p99 limits, slo = keeps up but misses them, queue = the queue diverges):",
     t.toString(),
-    `engine: ${s.n} cases, median |error| throughput ${s.medianAbsThroughputErrorPct.toFixed(1)} %, ` +
-      `TTFT p99 ${s.medianAbsTtftP99ErrorPct.toFixed(1)} %, TPOT p99 ${s.medianAbsTpotP99ErrorPct.toFixed(1)} %; ` +
+    `engine: ${s.n} cases, median |error| throughput ${abs1(s.medianAbsThroughputErrorPct)}, ` +
+      `TTFT p99 ${abs1(s.medianAbsTtftP99ErrorPct)}, TPOT p99 ${abs1(s.medianAbsTpotP99ErrorPct)}; ` +
       `${s.keepsUp} keep up, ${s.meetsConstraints} meet the limits`,
     ...s.skipped.map((x) => `  engine skipped ${x.id}: ${x.reason}`),
     f.toString(),
     g.toString(),
     '',
     `engine, every mode (Offline and vendor tables: every request at t = 0, steady middle of the run; static batches: one batch; fixed concurrency: closed loop): ` +
-      `${a.engine.n} cases, median |error| ${a.engine.medianAbsErrorPct.toFixed(1)} % (median error ${pct(a.engine.medianErrorPct)}), ` +
-      `${(100 * a.engine.within15Pct).toFixed(0)} % within ±15 %; the steady-state model on the same cases: ${a.steady.medianAbsErrorPct.toFixed(1)} % (${pct(a.steady.medianErrorPct)}), ${(100 * a.steady.within15Pct).toFixed(0)} % within ±15 %`,
-    `  mean TTFT against the published mean/p50 (Server / Interactive, fixed concurrency): ${a.meanLatency.ttft.n} cases ${a.meanLatency.ttft.medianAbsErrorPct.toFixed(1)} %, mean TPOT ${a.meanLatency.tpot.n} cases ${a.meanLatency.tpot.medianAbsErrorPct.toFixed(1)} %`,
+      `${a.engine.n} cases, median |error| ${abs1(a.engine.medianAbsErrorPct)} (median error ${pct(a.engine.medianErrorPct)}), ` +
+      `${share0(a.engine.within15Pct)} within ±15 %; the steady-state model on the same cases: ${abs1(a.steady.medianAbsErrorPct)} (${pct(a.steady.medianErrorPct)}), ${share0(a.steady.within15Pct)} within ±15 %`,
+    `  mean TTFT against the published mean/p50 (Server / Interactive, fixed concurrency): ${a.meanLatency.ttft.n} cases ${abs1(a.meanLatency.ttft.medianAbsErrorPct)}, mean TPOT ${a.meanLatency.tpot.n} cases ${abs1(a.meanLatency.tpot.medianAbsErrorPct)}`,
     ...a.skipped
       .filter((x) => !s.skipped.some((y) => y.id === x.id))
       .map((x) => `  engine skipped ${x.id}: ${x.reason}`),
@@ -300,8 +304,8 @@ export async function calibratePublished(o: CalibratePublishedOpts): Promise<voi
   return emit(
     [
       `calibrated ${p.key} from ${o.published}: ${r.n} predictable cases, fitted on ${r.trainN}, ${r.heldOutN} held out (deterministic split by case group)`,
-      `held-out median |error|: ${r.heldOutMedianAbsErrorPct.toFixed(1)} % (before the fit: ${r.beforeHeldOutMedianAbsErrorPct.toFixed(1)} %)`,
-      `  fitted cases: ${r.trainMedianAbsErrorPct.toFixed(1)} % (all cases before the fit: ${r.beforeMedianAbsErrorPct.toFixed(1)} %)`,
+      `held-out median |error|: ${abs1(r.heldOutMedianAbsErrorPct)} (before the fit: ${abs1(r.beforeHeldOutMedianAbsErrorPct)})`,
+      `  fitted cases: ${abs1(r.trainMedianAbsErrorPct)} (all cases before the fit: ${abs1(r.beforeMedianAbsErrorPct)})`,
       `parameters: compute efficiency × ${p.computeEffScale.toFixed(3)}, memory efficiency × ${p.memEffScale.toFixed(3)}, ` +
         `step overhead ${(p.stepOverheadS * 1e3).toFixed(2)} ms + ${(p.seqOverheadS * 1e6).toFixed(2)} µs per sequence, all-reduce latency ${(p.allReduceLatencyS * 1e6).toFixed(1)} µs`,
       o.out === undefined ? 'not written (give --out FILE)' : `profile written to ${o.out}`,
