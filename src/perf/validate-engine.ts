@@ -66,6 +66,8 @@ import { attentionDpTimer, kvReadDivisor } from './steady.js';
 import type { ReplicaPerf, StepBatch } from './types.js';
 import {
   fnv1a,
+  group,
+  groupBy,
   hardwareFamily,
   predictPrepared,
   prepareCase,
@@ -882,29 +884,6 @@ function engineGroup(rows: EngineFigures[]): EngineGroup {
     medianAbsTtftP99ErrorPct: medianAbs(nums(rows.map((e) => e.ttftErrorPct))),
     medianAbsTpotP99ErrorPct: medianAbs(nums(rows.map((e) => e.tpotErrorPct))),
   };
-}
-
-function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function group(errors: number[]): GroupSummary {
-  return { n: errors.length, medianAbsErrorPct: medianAbs(errors), medianErrorPct: median(errors) };
-}
-
-function groupBy<T>(rows: T[], key: (r: T) => string, err: (r: T) => number): Record<string, GroupSummary> {
-  const m = new Map<string, number[]>();
-  for (const r of rows) {
-    const list = m.get(key(r)) ?? [];
-    list.push(err(r));
-    m.set(key(r), list);
-  }
-  const out: Record<string, GroupSummary> = {};
-  for (const k of [...m.keys()].sort()) out[k] = group(m.get(k)!);
-  return out;
 }
 
 /** Throughput errors of one predictor over the cases the engine ran. */

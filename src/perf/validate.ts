@@ -816,16 +816,22 @@ function median(values: number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function group(errors: number[]): GroupSummary {
+/** Count, median |error| and median signed error of a group of errors (%). */
+export function group(errors: number[]): GroupSummary {
   return { n: errors.length, medianAbsErrorPct: medianAbs(errors), medianErrorPct: median(errors) };
 }
 
-function groupBy(rows: ValidationRow[], key: (r: ValidationRow) => string): Record<string, GroupSummary> {
+/** Rows grouped by `key` (sorted keys), each group summarised over `err` of its rows. */
+export function groupBy<T>(
+  rows: T[],
+  key: (r: T) => string,
+  err: (r: T) => number,
+): Record<string, GroupSummary> {
   const m = new Map<string, number[]>();
   for (const r of rows) {
     const k = key(r);
     const list = m.get(k) ?? [];
-    list.push(r.errorPct!);
+    list.push(err(r));
     m.set(k, list);
   }
   const out: Record<string, GroupSummary> = {};
@@ -847,12 +853,36 @@ export function summarize(rows: ValidationRow[]): ValidationSummary {
     medianErrorPct: median(errors),
     within15Pct: errors.length === 0 ? NaN : errors.filter((e) => Math.abs(e) <= 15).length / errors.length,
     within30Pct: errors.length === 0 ? NaN : errors.filter((e) => Math.abs(e) <= 30).length / errors.length,
-    byHardware: groupBy(thr, (r) => r.hardwareKey),
-    byFamily: groupBy(thr, (r) => hardwareFamily(r.hardwareKey)),
-    bySource: groupBy(thr, (r) => r.sourceType),
-    byStack: groupBy(thr, (r) => r.stack ?? 'unknown'),
-    byMode: groupBy(thr, (r) => r.config!.mode),
-    byModel: groupBy(thr, (r) => r.model),
+    byHardware: groupBy(
+      thr,
+      (r) => r.hardwareKey,
+      (r) => r.errorPct!,
+    ),
+    byFamily: groupBy(
+      thr,
+      (r) => hardwareFamily(r.hardwareKey),
+      (r) => r.errorPct!,
+    ),
+    bySource: groupBy(
+      thr,
+      (r) => r.sourceType,
+      (r) => r.errorPct!,
+    ),
+    byStack: groupBy(
+      thr,
+      (r) => r.stack ?? 'unknown',
+      (r) => r.errorPct!,
+    ),
+    byMode: groupBy(
+      thr,
+      (r) => r.config!.mode,
+      (r) => r.errorPct!,
+    ),
+    byModel: groupBy(
+      thr,
+      (r) => r.model,
+      (r) => r.errorPct!,
+    ),
     bySplit: {
       fitted: group(thr.filter((r) => r.heldOut === false).map((r) => r.errorPct!)),
       heldOut: group(thr.filter((r) => r.heldOut === true).map((r) => r.errorPct!)),
