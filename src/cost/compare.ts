@@ -723,7 +723,8 @@ export function topLines(l: Ledger, n = 2): string {
     .join(', ');
 }
 
-const HEADERS = [
+/** Columns of the ranking (text, markdown and the HTML report). */
+export const RANKING_HEADERS = [
   '#',
   'candidate',
   '$/1M accepted out',
@@ -803,7 +804,7 @@ export function compareText(r: CompareResult): string {
     `${r.scenario}: ${r.workload}; window ${r.window.days} days (${r.window.mapping}); cost per 1M accepted output tokens`,
   );
   out.push('');
-  out.push(...pad([HEADERS, ...tableRows(r)]));
+  out.push(...pad([RANKING_HEADERS, ...tableRows(r)]));
   for (const c of r.candidates) {
     out.push('');
     const head = `${displayName(c)} — ${c.model} ${c.precision.weights}/${c.precision.kv}${c.label !== null ? `, ${c.replicas} × ${c.label}` : ''} (${pricingLabel(c)})`;
@@ -845,8 +846,8 @@ export function compareMarkdown(r: CompareResult): string {
   out.push('');
   out.push(`Workload: ${r.workload}. Window: ${r.window.days} days (${r.window.mapping}).`);
   out.push('');
-  out.push(`| ${HEADERS.join(' | ')} |`);
-  out.push(`|${HEADERS.map(() => ' --- ').join('|')}|`);
+  out.push(`| ${RANKING_HEADERS.join(' | ')} |`);
+  out.push(`|${RANKING_HEADERS.map(() => ' --- ').join('|')}|`);
   for (const row of tableRows(r)) out.push(`| ${row.map(esc).join(' | ')} |`);
   for (const c of r.candidates) {
     out.push('');

@@ -134,7 +134,8 @@ export interface Ledger {
   decodeUsd: number;
 }
 
-const HOURS_PER_MONTH = (365 * 24) / 12;
+/** Hours in an average month (8,760 h / 12). */
+export const HOURS_PER_MONTH = (365 * 24) / 12;
 
 /** Capital recovery factor: the share of capex paid each year to repay it over n years at rate r. */
 export function capitalRecoveryFactor(rate: number, years: number): number {
@@ -151,14 +152,39 @@ export function ownedUsdPerInstanceHour(o: OwnedHardware, chipsPerInstance: numb
   return capital + colo;
 }
 
-function fmt(x: number, d = 2): string {
+/** A number for a basis text: thousands separators, at most `d` decimals. */
+export function fmt(x: number, d = 2): string {
   return x.toLocaleString('en-US', { maximumFractionDigits: d });
 }
 
-function windowOf(usage: Usage, w: Window): { windowS: number; scale: number } {
+/** The accounting window in seconds, and how many times the trace's span fills it. */
+export function windowSpan(usage: Usage, w: Window): { windowS: number; scale: number } {
   if (w.mapping === 'as-is') return { windowS: usage.spanS, scale: 1 };
   const windowS = w.days * 86400;
   return { windowS, scale: windowS / usage.spanS };
+}
+
+/** The orchestration and software-engineering lines over `months` (every kind of candidate has them). */
+export function sharedCostLines(
+  shared: SharedCosts,
+  months: number,
+): { orchestration: Omit<CostLine, 'share'>; engineering: Omit<CostLine, 'share'> } {
+  const m = shared.migration;
+  const migrationUsd =
+    (m.engineerMonths * m.usdPerEngineerMonth * Math.min(months, m.amortizeMonths)) / m.amortizeMonths +
+    m.maintenanceUsdPerMonth * months;
+  return {
+    orchestration: {
+      name: 'orchestration',
+      usd: shared.orchestrationUsdPerMonth * shared.orchestrationShare * months,
+      basis: `$${shared.orchestrationUsdPerMonth}/month × ${shared.orchestrationShare} share × ${fmt(months, 2)} months`,
+    },
+    engineering: {
+      name: 'software engineering',
+      usd: migrationUsd,
+      basis: `${m.engineerMonths} engineer-months × $${m.usdPerEngineerMonth} amortised over ${m.amortizeMonths} months, + $${m.maintenanceUsdPerMonth}/month maintenance`,
+    },
+  };
 }
 
 /** The ledger of a candidate with hardware. */
@@ -169,7 +195,7 @@ export function hardwareLedger(
   w: Window,
 ): Ledger {
   if (usage.spanS <= 0) throw new Error('ledger: usage span must be > 0');
-  const { windowS, scale } = windowOf(usage, w);
+  const { windowS, scale } = windowSpan(usage, w);
   const windowH = windowS / 3600;
   const months = windowH / HOURS_PER_MONTH;
   const chips = usage.replicas * usage.chipsPerReplica;
@@ -233,11 +259,7 @@ export function hardwareLedger(
   const networkUsd = egressGb * shared.egressUsdPerGb;
   const storageGb = (usage.replicas * shared.storageBytesPerReplica) / 1e9;
   const storageUsd = storageGb * shared.storageUsdPerGbMonth * months;
-  const orchestrationUsd = shared.orchestrationUsdPerMonth * shared.orchestrationShare * months;
-  const m = shared.migration;
-  const migrationUsd =
-    (m.engineerMonths * m.usdPerEngineerMonth * Math.min(months, m.amortizeMonths)) / m.amortizeMonths +
-    m.maintenanceUsdPerMonth * months;
+  const { orchestration, engineering } = sharedCostLines(shared, months);
 
   const lines: Omit<CostLine, 'share'>[] = [
     {
@@ -264,16 +286,8 @@ export function hardwareLedger(
       basis: `${fmt(storageGb, 1)} GB × $${shared.storageUsdPerGbMonth}/GB-month × ${fmt(months, 2)} months`,
     },
     { name: 'power', usd: powerUsd, basis: powerBasis },
-    {
-      name: 'orchestration',
-      usd: orchestrationUsd,
-      basis: `$${shared.orchestrationUsdPerMonth}/month × ${shared.orchestrationShare} share × ${fmt(months, 2)} months`,
-    },
-    {
-      name: 'software engineering',
-      usd: migrationUsd,
-      basis: `${m.engineerMonths} engineer-months × $${m.usdPerEngineerMonth} amortised over ${m.amortizeMonths} months, + $${m.maintenanceUsdPerMonth}/month maintenance`,
-    },
+    orchestration,
+    engineering,
     {
       name: 'failed requests & retries',
       usd: wasteUsdHw + spotUsd,
@@ -298,26 +312,46 @@ export function hardwareLedger(
   });
 }
 
-/** A per-token API as a candidate: no hardware, prices per 1M input and output tokens. */
-export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts, w: Window): Ledger {
-  const { windowS, scale } = windowOf(usage, w);
+export interface PerTokenPrice {
+  usdPer1mInput: number;
+  usdPer1mOutput: number;
+  /** Price of cached input; null = cached input billed as input. */
+  usdPer1mCachedInput: number | null;
+  /** Share of the input tokens served from the prompt cache (0..1). */
+  cachedInputShare: number;
+  minMonthlyUsd: number;
+}
+
+/**
+ * A per-token offer: tokens billed at the quoted prices (cached input at its own price), accepted
+ * tokens on "accelerator", the rest on "failed requests & retries"; a minimum monthly spend not
+ * reached by the bill is charged as "idle capacity" (paid for, not used).
+ */
+export function perTokenLedger(
+  usage: Usage,
+  price: PerTokenPrice,
+  shared: SharedCosts,
+  w: Window,
+  /** What the hardware lines are included in, e.g. "the API price". */
+  includedIn = 'the per-token price',
+): Ledger {
+  const { windowS, scale } = windowSpan(usage, w);
   const months = windowS / 3600 / HOURS_PER_MONTH;
-  const tokensBasis = (input: number, output: number, what: string): string =>
-    `${fmt(input * scale, 0)} input × $${pricing.usdPer1mInput}/1M + ${fmt(output * scale, 0)} output × $${pricing.usdPer1mOutput}/1M, ${what}`;
+  const cachedShare = price.usdPer1mCachedInput === null ? 0 : price.cachedInputShare;
+  const inRate = (1 - cachedShare) * price.usdPer1mInput + cachedShare * (price.usdPer1mCachedInput ?? 0);
   const acceptedUsd =
-    ((usage.acceptedInputTokens * pricing.usdPer1mInput +
-      usage.acceptedOutputTokens * pricing.usdPer1mOutput) /
-      1e6) *
-    scale;
+    ((usage.acceptedInputTokens * inRate + usage.acceptedOutputTokens * price.usdPer1mOutput) / 1e6) * scale;
   const wastedUsd =
-    ((usage.wastedInputTokens * pricing.usdPer1mInput + usage.wastedOutputTokens * pricing.usdPer1mOutput) /
-      1e6) *
-    scale;
-  const orchestrationUsd = shared.orchestrationUsdPerMonth * shared.orchestrationShare * months;
-  const m = shared.migration;
-  const migrationUsd =
-    (m.engineerMonths * m.usdPerEngineerMonth * Math.min(months, m.amortizeMonths)) / m.amortizeMonths +
-    m.maintenanceUsdPerMonth * months;
+    ((usage.wastedInputTokens * inRate + usage.wastedOutputTokens * price.usdPer1mOutput) / 1e6) * scale;
+  const minimumUsd = price.minMonthlyUsd * months;
+  const shortfallUsd = Math.max(0, minimumUsd - (acceptedUsd + wastedUsd));
+  const cached =
+    price.usdPer1mCachedInput === null
+      ? ''
+      : ` (${fmt(100 * cachedShare, 1)} % of input cached at $${price.usdPer1mCachedInput}/1M)`;
+  const tokensBasis = (input: number, output: number, what: string): string =>
+    `${fmt(input * scale, 0)} input × $${price.usdPer1mInput}/1M${cached} + ${fmt(output * scale, 0)} output × $${price.usdPer1mOutput}/1M, ${what}`;
+  const { orchestration, engineering } = sharedCostLines(shared, months);
   const lines: Omit<CostLine, 'share'>[] = [
     {
       name: 'accelerator',
@@ -328,20 +362,12 @@ export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts
         'tokens of accepted requests',
       ),
     },
-    { name: 'host', usd: 0, basis: 'in the API price' },
-    { name: 'network', usd: 0, basis: 'in the API price' },
-    { name: 'storage & cache', usd: 0, basis: 'in the API price' },
-    { name: 'power', usd: 0, basis: 'in the API price' },
-    {
-      name: 'orchestration',
-      usd: orchestrationUsd,
-      basis: `$${shared.orchestrationUsdPerMonth}/month × ${shared.orchestrationShare} × ${fmt(months, 2)} months`,
-    },
-    {
-      name: 'software engineering',
-      usd: migrationUsd,
-      basis: `${m.engineerMonths} engineer-months amortised over ${m.amortizeMonths} months + maintenance`,
-    },
+    { name: 'host', usd: 0, basis: `in ${includedIn}` },
+    { name: 'network', usd: 0, basis: `in ${includedIn}` },
+    { name: 'storage & cache', usd: 0, basis: `in ${includedIn}` },
+    { name: 'power', usd: 0, basis: `in ${includedIn}` },
+    orchestration,
+    engineering,
     {
       name: 'failed requests & retries',
       usd: wastedUsd,
@@ -351,7 +377,14 @@ export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts
         'billed for requests not accepted',
       ),
     },
-    { name: 'idle capacity', usd: 0, basis: 'none: billed per token' },
+    {
+      name: 'idle capacity',
+      usd: shortfallUsd,
+      basis:
+        price.minMonthlyUsd > 0
+          ? `minimum spend $${fmt(price.minMonthlyUsd)}/month × ${fmt(months, 2)} months = $${fmt(minimumUsd)}; the bill is $${fmt(acceptedUsd + wastedUsd)}, shortfall $${fmt(shortfallUsd)}`
+          : 'none: billed per token, no minimum spend',
+    },
   ];
   return finishLedger(lines, usage, {
     windowS,
@@ -364,6 +397,18 @@ export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts
     prefillUsd: 0,
     decodeUsd: 0,
   });
+}
+
+/** A per-token API as a candidate: no hardware, prices per 1M input and output tokens. */
+export function apiLedger(usage: Usage, pricing: ApiPricing, shared: SharedCosts, w: Window): Ledger {
+  const price: PerTokenPrice = {
+    usdPer1mInput: pricing.usdPer1mInput,
+    usdPer1mOutput: pricing.usdPer1mOutput,
+    usdPer1mCachedInput: null,
+    cachedInputShare: 0,
+    minMonthlyUsd: 0,
+  };
+  return perTokenLedger(usage, price, shared, w, 'the API price');
 }
 
 /** The ledger fields besides its lines and the figures computed from them. */

@@ -14,6 +14,12 @@
  */
 import {
   finishLedger,
+  fmt,
+  HOURS_PER_MONTH,
+  perTokenLedger,
+  sharedCostLines,
+  windowSpan,
+  type PerTokenPrice,
   type CostLine,
   type LineName,
   type Ledger,
@@ -23,10 +29,16 @@ import {
 } from './ledger.js';
 import type { TermBeyondWindow } from './quote-schema.js';
 
-export const HOURS_PER_MONTH = (365 * 24) / 12;
+export { HOURS_PER_MONTH, type PerTokenPrice } from './ledger.js';
 
-function fmt(x: number, d = 2): string {
-  return x.toLocaleString('en-US', { maximumFractionDigits: d });
+/** A per-token offer (see `perTokenLedger`): hardware lines "in the per-token price". */
+export function perTokenQuoteLedger(
+  usage: Usage,
+  price: PerTokenPrice,
+  shared: SharedCosts,
+  w: Window,
+): Ledger {
+  return perTokenLedger(usage, price, shared, w);
 }
 
 export interface Commitment {
@@ -150,119 +162,6 @@ export function addToLine(
   });
 }
 
-function windowOf(usage: Usage, w: Window): { windowS: number; scale: number } {
-  if (w.mapping === 'as-is') return { windowS: usage.spanS, scale: 1 };
-  const windowS = w.days * 86400;
-  return { windowS, scale: windowS / usage.spanS };
-}
-
-function sharedLines(
-  shared: SharedCosts,
-  months: number,
-): { orchestration: Omit<CostLine, 'share'>; engineering: Omit<CostLine, 'share'> } {
-  const m = shared.migration;
-  const migrationUsd =
-    (m.engineerMonths * m.usdPerEngineerMonth * Math.min(months, m.amortizeMonths)) / m.amortizeMonths +
-    m.maintenanceUsdPerMonth * months;
-  return {
-    orchestration: {
-      name: 'orchestration',
-      usd: shared.orchestrationUsdPerMonth * shared.orchestrationShare * months,
-      basis: `$${shared.orchestrationUsdPerMonth}/month × ${shared.orchestrationShare} × ${fmt(months, 2)} months`,
-    },
-    engineering: {
-      name: 'software engineering',
-      usd: migrationUsd,
-      basis: `${m.engineerMonths} engineer-months amortised over ${m.amortizeMonths} months + maintenance`,
-    },
-  };
-}
-
-export interface PerTokenPrice {
-  usdPer1mInput: number;
-  usdPer1mOutput: number;
-  /** Price of cached input; null = cached input billed as input. */
-  usdPer1mCachedInput: number | null;
-  /** Share of the input tokens served from the prompt cache (0..1). */
-  cachedInputShare: number;
-  minMonthlyUsd: number;
-}
-
-/**
- * A per-token offer: tokens billed at the quoted prices (cached input at its own price), accepted
- * tokens on "accelerator", the rest on "failed requests & retries"; a minimum monthly spend not
- * reached by the bill is charged as "idle capacity" (paid for, not used).
- */
-export function perTokenQuoteLedger(
-  usage: Usage,
-  price: PerTokenPrice,
-  shared: SharedCosts,
-  w: Window,
-): Ledger {
-  const { windowS, scale } = windowOf(usage, w);
-  const months = windowS / 3600 / HOURS_PER_MONTH;
-  const cachedShare = price.usdPer1mCachedInput === null ? 0 : price.cachedInputShare;
-  const inRate = (1 - cachedShare) * price.usdPer1mInput + cachedShare * (price.usdPer1mCachedInput ?? 0);
-  const acceptedUsd =
-    ((usage.acceptedInputTokens * inRate + usage.acceptedOutputTokens * price.usdPer1mOutput) / 1e6) * scale;
-  const wastedUsd =
-    ((usage.wastedInputTokens * inRate + usage.wastedOutputTokens * price.usdPer1mOutput) / 1e6) * scale;
-  const minimumUsd = price.minMonthlyUsd * months;
-  const shortfallUsd = Math.max(0, minimumUsd - (acceptedUsd + wastedUsd));
-  const cached =
-    price.usdPer1mCachedInput === null
-      ? ''
-      : ` (${fmt(100 * cachedShare, 1)} % of input cached at $${price.usdPer1mCachedInput}/1M)`;
-  const tokensBasis = (input: number, output: number, what: string): string =>
-    `${fmt(input * scale, 0)} input × $${price.usdPer1mInput}/1M${cached} + ${fmt(output * scale, 0)} output × $${price.usdPer1mOutput}/1M, ${what}`;
-  const { orchestration, engineering } = sharedLines(shared, months);
-  const lines: Omit<CostLine, 'share'>[] = [
-    {
-      name: 'accelerator',
-      usd: acceptedUsd,
-      basis: tokensBasis(
-        usage.acceptedInputTokens,
-        usage.acceptedOutputTokens,
-        'tokens of accepted requests',
-      ),
-    },
-    { name: 'host', usd: 0, basis: 'in the per-token price' },
-    { name: 'network', usd: 0, basis: 'in the per-token price' },
-    { name: 'storage & cache', usd: 0, basis: 'in the per-token price' },
-    { name: 'power', usd: 0, basis: 'in the per-token price' },
-    orchestration,
-    engineering,
-    {
-      name: 'failed requests & retries',
-      usd: wastedUsd,
-      basis: tokensBasis(
-        usage.wastedInputTokens,
-        usage.wastedOutputTokens,
-        'billed for requests not accepted',
-      ),
-    },
-    {
-      name: 'idle capacity',
-      usd: shortfallUsd,
-      basis:
-        price.minMonthlyUsd > 0
-          ? `minimum spend $${fmt(price.minMonthlyUsd)}/month × ${fmt(months, 2)} months = $${fmt(minimumUsd)}; the bill is $${fmt(acceptedUsd + wastedUsd)}, shortfall $${fmt(shortfallUsd)}`
-          : 'none: billed per token, no minimum spend',
-    },
-  ];
-  return finishLedger(lines, usage, {
-    windowS,
-    scale,
-    instances: 0,
-    provisionedInstanceHours: 0,
-    busyInstanceHours: 0,
-    idleInstanceHours: 0,
-    prefillShare: 0,
-    prefillUsd: 0,
-    decodeUsd: 0,
-  });
-}
-
 export interface ManagedSizing {
   units: number;
   /** Weighted tokens per second one unit serves. */
@@ -339,7 +238,7 @@ export function managedEndpointLedger(
   shared: SharedCosts,
   w: Window,
 ): { ledger: Ledger; utilization: number; charge: CommitmentCharge } {
-  const { windowS, scale } = windowOf(usage, w);
+  const { windowS, scale } = windowSpan(usage, w);
   const windowH = windowS / 3600;
   const months = windowH / HOURS_PER_MONTH;
   const accIn = weightedTokens(usage.acceptedInputTokens, 0, s);
@@ -374,7 +273,7 @@ export function managedEndpointLedger(
   const prefillUsd = accIn + accOut > 0 ? (acceleratorUsd * accIn) / (accIn + accOut) : 0;
   const idleUsd = charge.proRataUsd - busyUsd + charge.extraUsd;
   const provisioned = s.units * windowH;
-  const { orchestration, engineering } = sharedLines(shared, months);
+  const { orchestration, engineering } = sharedCostLines(shared, months);
   const lines: Omit<CostLine, 'share'>[] = [
     {
       name: 'accelerator',

@@ -189,7 +189,12 @@ export function reservedContextTokens(w: SteadyWorkload, limits: StackLimits): n
     : w.spread.inputWeightedTokens + w.spread.outputWeightedTokens;
 }
 
-function spec(r: SteadyReplica, maxNumSeqs: number, maxNumBatchedTokens: number): ReplicaSpec {
+/** The replica model's spec for a steady replica at the given engine limits. */
+export function steadyReplicaSpec(
+  r: SteadyReplica,
+  maxNumSeqs: number,
+  maxNumBatchedTokens: number,
+): ReplicaSpec {
   const weightBytesPerChip =
     (totalParams(r.model) * BYTES_PER_ELEMENT[r.weights]) / chipsPerReplica(r.layout);
   return {
@@ -242,7 +247,7 @@ export function replicaCapacity(r: SteadyReplica): ReplicaCapacity {
   let plan: MemoryPlan;
   for (;;) {
     try {
-      plan = memoryPlan(spec(r, limit, r.limits.tokenBudget(limit)));
+      plan = memoryPlan(steadyReplicaSpec(r, limit, r.limits.tokenBudget(limit)));
       break;
     } catch (err) {
       if (!(err instanceof InputError) || limit <= 1) throw err;
@@ -251,7 +256,7 @@ export function replicaCapacity(r: SteadyReplica): ReplicaCapacity {
   }
   // then size the reserve for the batch the KV actually holds
   const first = Math.max(1, Math.min(sequencesFitting(plan, ctx, r), limit));
-  plan = memoryPlan(spec(r, first, r.limits.tokenBudget(first)));
+  plan = memoryPlan(steadyReplicaSpec(r, first, r.limits.tokenBudget(first)));
   const kvSequences = sequencesFitting(plan, ctx, r);
   let maxBatch = Math.min(kvSequences, r.limits.maxBatch);
   let limitedBy: ReplicaCapacity['limitedBy'] = kvSequences <= r.limits.maxBatch ? 'kv' : 'stack';
@@ -329,7 +334,7 @@ function timerKey(r: SteadyReplica, p: PerfProfile): string {
 }
 
 function buildTimer(r: SteadyReplica, profile: PerfProfile): StepTimer {
-  return attentionDpTimer(new ReplicaModel(spec(r, 1, 1), profile), r, profile);
+  return attentionDpTimer(new ReplicaModel(steadyReplicaSpec(r, 1, 1), profile), r, profile);
 }
 
 /**

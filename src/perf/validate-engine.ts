@@ -53,7 +53,6 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { Catalog } from '../catalog/load.js';
-import { BYTES_PER_ELEMENT, totalParams } from '../catalog/params.js';
 import { simulate } from '../engine/index.js';
 import type { RequestRecord } from '../metrics/types.js';
 import { InputError } from '../util/errors.js';
@@ -62,7 +61,7 @@ import type { TraceRequest } from '../workload/types.js';
 import { medianAbs } from './optimize.js';
 import type { PerfProfile } from './profile.js';
 import { buildReplicaPerf } from './profiles.js';
-import { attentionDpTimer, kvReadDivisor } from './steady.js';
+import { attentionDpTimer, kvReadDivisor, steadyReplicaSpec } from './steady.js';
 import type { ReplicaPerf, StepBatch } from './types.js';
 import {
   fnv1a,
@@ -406,23 +405,8 @@ export function engineReplicaPerf(
   maxNumBatchedTokens: number,
   profiles: PerfProfile[],
 ): ReplicaPerf {
-  const chips = r.layout.tp * r.layout.pp;
-  const weightBytesPerChip = (totalParams(r.model) * BYTES_PER_ELEMENT[r.weights]) / chips;
   const { replica } = buildReplicaPerf(
-    {
-      model: r.model,
-      accelerator: r.accelerator,
-      stack: p.stack,
-      tp: r.layout.tp,
-      pp: r.layout.pp,
-      ep: r.layout.attentionDp,
-      weights: r.weights,
-      kv: r.kv,
-      blockSize: r.limits.blockSizeTokens,
-      maxNumSeqs,
-      maxNumBatchedTokens,
-      memoryUtilization: r.limits.memoryUtilization(weightBytesPerChip, r.accelerator.hbmGB * 1e9),
-    },
+    { ...steadyReplicaSpec(r, maxNumSeqs, maxNumBatchedTokens), stack: p.stack },
     profiles,
   );
   if (kvReadDivisor(r) <= 1) return replica;

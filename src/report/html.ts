@@ -4,7 +4,7 @@
  * no fonts, no images.
  */
 import { writeFile } from 'node:fs/promises';
-import { tableRows, type CompareCandidate, type CompareResult } from '../cost/compare.js';
+import { RANKING_HEADERS, tableRows, type CompareCandidate, type CompareResult } from '../cost/compare.js';
 import { describeSizing } from '../engine/size-replicas.js';
 import { costBreakdownSpec, latencyCdfSpec, renderSvg, utilizationSpec } from './charts.js';
 
@@ -15,18 +15,6 @@ const table = (headers: string[], rows: string[][], cls = ''): string =>
   `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${headers.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
-
-const RANK_HEADERS = [
-  '#',
-  'candidate',
-  '$/1M accepted out',
-  'P95 TTFT',
-  'P95 TPOT',
-  'SLO attainment',
-  'utilization',
-  'replicas',
-  'largest lines',
-];
 
 const usd = (x: number | null): string => (x === null ? '–' : `$${x.toLocaleString('en-US')}`);
 
@@ -125,7 +113,7 @@ export async function compareHtml(r: CompareResult): Promise<string> {
       : '<p>None.</p>',
   );
   parts.push('<h2>Ranking</h2>');
-  parts.push(table(RANK_HEADERS, tableRows(r), 'ranking'));
+  parts.push(table(RANKING_HEADERS, tableRows(r), 'ranking'));
   parts.push('<h2>Cost breakdown</h2>');
   parts.push(
     figure(
